@@ -1,0 +1,209 @@
+"""The composition root: builds every part from Settings, starts them, and stops them in order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from contextlib import suppress
+from datetime import timedelta
+from typing import Any
+
+from telegram import Update
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
+
+from bot.config import USER_AGENT, Settings, load_sources
+from bot.delivery.sender import Sender
+from bot.match import load_aliases
+from bot.observability import HealthServer, Metrics
+from bot.pipeline import PollOutcome, Poller, TopicCache
+from bot.sources.fetch import Fetcher
+from bot.storage.db import make_engine
+from bot.storage.migrate import upgrade_database
+from bot.storage.models import utcnow
+from bot.storage.store import Store
+from bot.telegram.handlers import Services, register
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE = 8.0
+RETENTION_EVERY = 6 * 3600.0
+
+
+def build_application(settings: Settings) -> Application:  # type: ignore[type-arg]
+    return (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token)
+        .base_url(settings.telegram_base_url)
+        .base_file_url(settings.telegram_file_url)
+        .rate_limiter(AIORateLimiter(max_retries=0))
+        .connection_pool_size(64)
+        .build()
+    )
+
+
+class Runtime:
+    """Everything one process runs: Telegram updates, the poll schedule and the sender."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine = make_engine(settings.database_url)
+        self.store = Store(self.engine)
+        aliases = load_aliases(settings.aliases_file) if settings.aliases_file.exists() else None
+        self.fetcher = Fetcher(
+            user_agent=USER_AGENT,
+            allow_private=settings.allow_private_networks,
+            timeout=settings.fetch_timeout,
+            max_bytes=settings.fetch_max_bytes,
+            max_concurrency=settings.fetch_concurrency,
+            per_host=settings.fetch_per_host,
+        )
+        self.application = build_application(settings)
+        self.metrics = Metrics()
+        self.sender = Sender(self.store, self.application.bot, on_event=self.metrics.record_send_event)
+        self.poller = Poller(
+            self.store,
+            self.fetcher,
+            TopicCache(aliases),
+            default_interval=settings.poll_interval,
+            on_enqueued=self.sender.wake,
+        )
+        register(self.application, Services(self.store, settings, aliases))
+        self.health_server: HealthServer | None = None
+        if settings.health_port:
+            self.health_server = HealthServer(
+                self.metrics, self.health, self.refresh_gauges, port=settings.health_port
+            )
+        self._stop = asyncio.Event()
+        self._sender_task: asyncio.Task[None] | None = None
+        self._started = False
+
+    @property
+    def poll_tick(self) -> float:
+        """How often due sources are looked for: often enough for the shortest interval."""
+        return max(0.5, min(self.settings.poll_interval / 2, 15.0))
+
+    async def start(self) -> None:
+        await asyncio.to_thread(upgrade_database, self.engine)
+        await asyncio.to_thread(self.store.sync_global_sources, load_sources(self.settings.sources_file))
+        await self.application.initialize()
+        await self.application.start()
+        await self._start_updates()
+        job_queue = self.application.job_queue
+        assert job_queue is not None
+        once = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
+        job_queue.run_repeating(
+            self._poll_job, interval=self.poll_tick, first=0.1, name="poll", job_kwargs=once
+        )
+        job_queue.run_repeating(
+            self._retention_job, interval=RETENTION_EVERY, first=60, name="retention", job_kwargs=once
+        )
+        self._sender_task = asyncio.create_task(self.sender.run(self._stop), name="sender")
+        if self.health_server is not None:
+            await self.health_server.start()
+        self._started = True
+        log.info("Summit Watch is running")
+
+    async def _start_updates(self) -> None:
+        updater = self.application.updater
+        assert updater is not None
+        if self.settings.webhook_url:
+            url_path = self.settings.webhook_url.rstrip("/").rsplit("/", 1)[-1]
+            await updater.start_webhook(
+                listen=self.settings.webhook_listen,
+                port=self.settings.webhook_port,
+                url_path=url_path,
+                webhook_url=self.settings.webhook_url,
+                secret_token=self.settings.webhook_secret or None,
+                allowed_updates=Update.ALL_TYPES,
+            )
+            return
+        await updater.start_polling(
+            poll_interval=0.0,
+            timeout=int(self.settings.telegram_poll_timeout),
+            allowed_updates=Update.ALL_TYPES,
+            drop_pending_updates=False,
+        )
+
+    async def _poll_job(self, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        for outcome in await self.poller.poll_due():
+            self.record(outcome)
+
+    def record(self, outcome: PollOutcome) -> None:
+        self.metrics.polls.labels(outcome.status).inc()
+        if outcome.error_kind:
+            self.metrics.fetch_errors.labels(outcome.error_kind).inc()
+        self.metrics.items_seen.inc(outcome.new_items)
+        self.metrics.matches.inc(outcome.alerts)
+
+    async def _retention_job(self, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        cutoff = utcnow() - timedelta(days=self.settings.retention_days)
+        removed = await asyncio.to_thread(self.store.prune_items, cutoff)
+        if removed:
+            log.info("pruned %d items older than %d days", removed, self.settings.retention_days)
+
+    async def health(self) -> dict[str, Any]:
+        report: dict[str, Any] = {}
+        try:
+            await asyncio.wait_for(asyncio.to_thread(self.store.ping), 5)
+            report["database"] = "ok"
+        except Exception as exc:
+            report["database"] = f"unreachable: {type(exc).__name__}"
+        job_queue = self.application.job_queue
+        scheduler_alive = bool(job_queue is not None and job_queue.scheduler.running)
+        report["scheduler"] = "ok" if scheduler_alive else "stopped"
+        last = self.poller.last_cycle_at
+        report["last_poll_age_seconds"] = (
+            round((utcnow() - last).total_seconds(), 1) if last is not None else None
+        )
+        report["ok"] = report["database"] == "ok" and scheduler_alive
+        return report
+
+    async def refresh_gauges(self) -> None:
+        gauges = await asyncio.to_thread(self.store.gauges)
+        self.metrics.outbox_backlog.set(gauges.outbox_backlog)
+        self.metrics.poll_lag.set(gauges.poll_lag_seconds)
+        self.metrics.not_modified_ratio.set(gauges.not_modified_ratio)
+        last = self.poller.last_cycle_at
+        if last is not None:
+            self.metrics.last_poll_age.set((utcnow() - last).total_seconds())
+
+    async def stop(self) -> None:
+        """Stop taking work, let sends in flight finish, and close everything."""
+        if not self._started:
+            await self.fetcher.aclose()
+            self.engine.dispose()
+            return
+        self._started = False
+        self._stop.set()
+        self.sender.wake()
+        if self.health_server is not None:
+            await self.health_server.stop()
+        updater = self.application.updater
+        if updater is not None and updater.running:
+            with suppress(Exception):
+                await asyncio.wait_for(updater.stop(), SHUTDOWN_GRACE / 2)
+        if self._sender_task is not None:
+            try:
+                await asyncio.wait_for(self._sender_task, SHUTDOWN_GRACE / 2)
+            except TimeoutError:
+                log.warning("sends still in flight at shutdown stay queued")
+        with suppress(Exception):
+            await self.application.stop()
+        with suppress(Exception):
+            await self.application.shutdown()
+        await self.fetcher.aclose()
+        self.engine.dispose()
+
+    async def run_until_signal(self) -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for name in ("SIGINT", "SIGTERM"):
+            with suppress(NotImplementedError, AttributeError):
+                loop.add_signal_handler(getattr(signal, name), stop.set)
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            log.info("shutting down")
+            await self.stop()

@@ -1,0 +1,209 @@
+"""`summit-watch`: run the bot, check sources, extract articles, upgrade the database."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from bot.config import USER_AGENT, Settings
+from bot.domain import Item
+from bot.match import MatchDoc, Query, QueryError, load_aliases, match, parse_query
+from bot.sources.extract import extract_article
+from bot.sources.fetch import FetchError, Fetcher
+from bot.sources.normalize import normalize_entry
+from bot.sources.parse import parse_feed
+
+HTML_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']).upper()}: {error['msg']}" for error in exc.errors()
+        )
+        raise SystemExit(f"summit-watch: invalid settings: {problems}") from None
+
+
+def make_fetcher(settings: Settings) -> Fetcher:
+    return Fetcher(
+        user_agent=USER_AGENT,
+        allow_private=settings.allow_private_networks,
+        timeout=settings.fetch_timeout,
+        max_bytes=settings.fetch_max_bytes,
+        max_concurrency=settings.fetch_concurrency,
+        per_host=settings.fetch_per_host,
+    )
+
+
+def iso(item: Item) -> str | None:
+    return item.published.isoformat() if item.published else None
+
+
+async def check_source(fetcher: Fetcher, url: str) -> list[Item]:
+    """Fetch one source and return its items, following a page's feed link if it has one."""
+    result = await fetcher.fetch(url)
+    parsed = await asyncio.to_thread(
+        parse_feed, result.body, url=result.final_url, content_type=result.content_type
+    )
+    if not parsed.is_feed and parsed.feed_links:
+        result = await fetcher.fetch(parsed.feed_links[0])
+        parsed = await asyncio.to_thread(
+            parse_feed, result.body, url=result.final_url, content_type=result.content_type
+        )
+    if not parsed.entries and (parsed.error or not parsed.is_feed):
+        raise ValueError(parsed.error or "not a feed")
+    name = parsed.title or ""
+    return [normalize_entry(entry, source_url=url, source_name=name) for entry in parsed.entries]
+
+
+async def run_check(urls: Sequence[str], query: Query | None, settings: Settings) -> int:
+    failed = 0
+    async with make_fetcher(settings) as fetcher:
+        tasks = [asyncio.create_task(check_source(fetcher, url)) for url in urls]
+        for url, task in zip(urls, tasks, strict=True):
+            try:
+                items = await task
+            except (FetchError, ValueError) as exc:
+                failed += 1
+                print(f"{url}: {exc}", file=sys.stderr, flush=True)
+                continue
+            except Exception as exc:  # a hostile source must not end the whole run
+                failed += 1
+                print(f"{url}: unexpected error: {type(exc).__name__}", file=sys.stderr, flush=True)
+                continue
+            for item in items:
+                record: dict[str, Any] = {
+                    "source": url,
+                    "title": item.title,
+                    "url": item.url,
+                    "published": iso(item),
+                    "summary": item.summary,
+                }
+                if query is not None:
+                    doc = MatchDoc(item.title, item.text, item.site, item.language)
+                    record["matched"] = match(query, doc) is not None
+                print(json.dumps(record, ensure_ascii=False), flush=True)
+    return 1 if failed else 0
+
+
+def article_record(html: bytes, url: str | None) -> dict[str, Any]:
+    article = extract_article(html, url=url)
+    return {
+        "url": url,
+        "title": article.title,
+        "text": article.text,
+        "summary": article.summary,
+        "published": article.published.isoformat() if article.published else None,
+    }
+
+
+async def run_extract(urls: Sequence[str], settings: Settings) -> int:
+    failed = 0
+    async with make_fetcher(settings) as fetcher:
+        for url in urls:
+            try:
+                result = await fetcher.fetch(url, accept=HTML_ACCEPT)
+            except FetchError as exc:
+                failed += 1
+                print(f"{url}: {exc}", file=sys.stderr, flush=True)
+                continue
+            record = await asyncio.to_thread(article_record, result.body, result.final_url)
+            print(json.dumps(record, ensure_ascii=False), flush=True)
+    return 1 if failed else 0
+
+
+def extract_files(paths: Sequence[Path], url: str | None) -> int:
+    failed = 0
+    for path in paths:
+        try:
+            html = path.read_bytes()
+        except OSError as exc:
+            failed += 1
+            print(f"{path}: {exc.strerror or exc}", file=sys.stderr)
+            continue
+        print(json.dumps(article_record(html, url), ensure_ascii=False), flush=True)
+    return 1 if failed else 0
+
+
+def run_bot(settings: Settings) -> int:
+    from bot.app import Runtime
+    from bot.logs import setup_logging
+
+    if not settings.telegram_bot_token:
+        print("summit-watch: set TELEGRAM_BOT_TOKEN (from @BotFather) in the environment or .env", file=sys.stderr)
+        return 2
+    setup_logging(settings.log_level, json_lines=settings.log_json, secrets=[settings.telegram_bot_token])
+
+    async def main() -> None:
+        runtime = Runtime(settings)
+        await runtime.run_until_signal()
+
+    asyncio.run(main())
+    return 0
+
+
+def upgrade_db(settings: Settings) -> int:
+    from bot.storage.db import make_engine
+    from bot.storage.migrate import current_revision, upgrade_database
+
+    engine = make_engine(settings.database_url)
+    upgrade_database(engine)
+    print(f"database at revision {current_revision(engine)}")
+    engine.dispose()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="summit-watch", description="News topic alerts for Telegram.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="run the bot (long polling, or a webhook when WEBHOOK_URL is set)")
+    check = commands.add_parser("check", help="fetch sources once and print their items as JSON lines")
+    check.add_argument("urls", nargs="+", metavar="URL")
+    check.add_argument("--query", help="also report whether each item matches this topic query")
+    extract = commands.add_parser("extract", help="extract the main text of article pages as JSON")
+    extract.add_argument("urls", nargs="*", metavar="URL")
+    extract.add_argument("--html", nargs="+", type=Path, metavar="FILE", help="read saved pages")
+    extract.add_argument("--url", help="the address the saved page came from")
+    db = commands.add_parser("db", help="database maintenance")
+    db.add_argument("action", choices=["upgrade"])
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = load_settings()
+    if args.command == "run":
+        return run_bot(settings)
+    if args.command == "check":
+        query = None
+        if args.query is not None:
+            aliases = load_aliases(settings.aliases_file) if settings.aliases_file.exists() else None
+            try:
+                query = parse_query(args.query, aliases)
+            except QueryError as exc:
+                print(f"summit-watch: invalid query: {exc}", file=sys.stderr)
+                return 2
+        return asyncio.run(run_check(args.urls, query, settings))
+    if args.command == "extract":
+        if args.html:
+            return extract_files(args.html, args.url)
+        if not args.urls:
+            print("summit-watch: give URLs or --html FILE", file=sys.stderr)
+            return 2
+        return asyncio.run(run_extract(args.urls, settings))
+    if args.command == "db":
+        return upgrade_db(settings)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

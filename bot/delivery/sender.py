@@ -1,0 +1,229 @@
+"""The sender drains the outbox. A row is marked sent only after Telegram accepted it."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from telegram import Bot, LinkPreviewOptions, Message
+from telegram.constants import ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+
+from bot.storage.models import Delivery, utcnow
+from bot.storage.store import Store
+
+log = logging.getLogger(__name__)
+
+PRIVATE_SPACING = 1.0  # Telegram: about one message per second to the same chat
+MAX_BAD_REQUESTS = 5
+MAX_BACKOFF = 3600.0
+_TAG = re.compile(r"<[^>]+>")
+
+
+def retry_after_seconds(exc: RetryAfter) -> float:
+    value = exc._retry_after if hasattr(exc, "_retry_after") else exc.retry_after
+    if isinstance(value, timedelta):
+        return max(0.0, value.total_seconds())
+    return max(0.0, float(value))
+
+
+def plain_text(html_text: str) -> str:
+    return html.unescape(_TAG.sub("", html_text))
+
+
+def send_backoff(attempts: int) -> float:
+    return min(MAX_BACKOFF, 2.0 * (2**attempts))
+
+
+@dataclass
+class SenderStats:
+    sent: int = 0
+    retry_after: int = 0
+    errors: int = 0
+    blocked: int = 0
+    migrated: int = 0
+
+
+class Sender:
+    def __init__(
+        self,
+        store: Store,
+        bot: Bot,
+        *,
+        max_in_flight: int = 30,
+        batch: int = 300,
+        on_event: Callable[[str], None] = lambda _kind: None,
+    ) -> None:
+        self.store = store
+        self.bot = bot
+        self.max_in_flight = max_in_flight
+        self.batch = batch
+        self.on_event = on_event
+        self.stats = SenderStats()
+        self._wake = asyncio.Event()
+        self._paused_until = 0.0
+        self._last_sent: dict[int, float] = {}
+        self._in_flight: set[int] = set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Send until `stop` is set; sends in flight finish, everything else stays queued."""
+        while not stop.is_set():
+            try:
+                sent = await self.send_due(stop)
+            except Exception:
+                log.exception("outbox pass failed; retrying shortly")
+                sent = 0
+            if sent:
+                continue
+            self._wake.clear()
+            pause = max(0.0, self._paused_until - time.monotonic())
+            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+            await asyncio.wait(waiters, timeout=pause or 1.0, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def send_due(self, stop: asyncio.Event | None = None) -> int:
+        """One pass over due rows: at most one row per chat, paced per chat."""
+        if time.monotonic() < self._paused_until:
+            return 0
+        rows = await asyncio.to_thread(self.store.due_deliveries, utcnow(), self.batch)
+        now = time.monotonic()
+        picked: list[Delivery] = []
+        chats: set[int] = set()
+        for row in rows:
+            if row.chat_id in chats or row.chat_id in self._in_flight:
+                continue
+            if row.chat_id > 0 and now - self._last_sent.get(row.chat_id, -1e9) < PRIVATE_SPACING:
+                continue
+            chats.add(row.chat_id)
+            picked.append(row)
+        if not picked:
+            return 0
+        semaphore = asyncio.Semaphore(self.max_in_flight)
+
+        async def guarded(row: Delivery) -> bool:
+            async with semaphore:
+                if (stop is not None and stop.is_set()) or time.monotonic() < self._paused_until:
+                    return False
+                return await self.send_one(row)
+
+        results = await asyncio.gather(*(guarded(row) for row in picked))
+        return sum(results)
+
+    async def send_one(self, row: Delivery) -> bool:
+        assert row.id is not None
+        self._in_flight.add(row.chat_id)
+        try:
+            message = await self._send(row, row.text, ParseMode.HTML)
+        except RetryAfter as exc:
+            wait = retry_after_seconds(exc)
+            self.stats.retry_after += 1
+            self.on_event("retry_after")
+            self._paused_until = max(self._paused_until, time.monotonic() + wait)
+            await asyncio.to_thread(
+                self.store.mark_retry,
+                row.id,
+                at=utcnow() + timedelta(seconds=wait),
+                error=str(exc),
+                attempt=False,
+            )
+            return False
+        except Forbidden as exc:
+            self.stats.blocked += 1
+            self.on_event("forbidden")
+            log.info("chat %s blocked or removed the bot: %s", row.chat_id, exc.message)
+            await asyncio.to_thread(self.store.deactivate_chat, row.chat_id)
+            return False
+        except ChatMigrated as exc:
+            self.stats.migrated += 1
+            self.on_event("migrated")
+            await asyncio.to_thread(self.store.migrate_chat, row.chat_id, int(exc.new_chat_id))
+            self.wake()
+            return False
+        except BadRequest as exc:
+            return await self._bad_request(row, exc)
+        except (NetworkError, TelegramError) as exc:
+            # Timeouts land here too: the message may have gone out, but losing one is worse.
+            self.stats.errors += 1
+            self.on_event("network")
+            await asyncio.to_thread(
+                self.store.mark_retry,
+                row.id,
+                at=utcnow() + timedelta(seconds=send_backoff(row.attempts)),
+                error=str(exc),
+                attempt=True,
+            )
+            return False
+        finally:
+            self._in_flight.discard(row.chat_id)
+            self._last_sent[row.chat_id] = time.monotonic()
+        await asyncio.to_thread(self.store.mark_sent, row.id, message.message_id)
+        self.stats.sent += 1
+        self.on_event("sent")
+        return True
+
+    async def _send(
+        self, row: Delivery, text: str, parse_mode: str | None, *, thread: bool = True
+    ) -> Message:
+        return await self.bot.send_message(
+            chat_id=row.chat_id,
+            text=text,
+            parse_mode=parse_mode,
+            message_thread_id=row.thread_id if thread else None,
+            link_preview_options=LinkPreviewOptions(url=row.link) if row.link else None,
+        )
+
+    async def _bad_request(self, row: Delivery, exc: BadRequest) -> bool:
+        assert row.id is not None
+        self.stats.errors += 1
+        self.on_event("bad_request")
+        reason = exc.message.lower()
+        if "chat not found" in reason or "bot was kicked" in reason:
+            await asyncio.to_thread(self.store.deactivate_chat, row.chat_id)
+            return False
+        fallback: tuple[str, str | None, bool] | None = None
+        if "can't parse entities" in reason:
+            # Our HTML was refused; the reader still gets the alert as plain text.
+            fallback = (plain_text(row.text), None, True)
+        elif "thread not found" in reason:
+            # The forum topic was deleted; the chat itself still gets its alerts.
+            fallback = (row.text, ParseMode.HTML, False)
+        if fallback is not None:
+            text, parse_mode, thread = fallback
+            try:
+                message = await self._send(row, text, parse_mode, thread=thread)
+            except TelegramError as second:
+                exc = second if isinstance(second, BadRequest) else exc
+            else:
+                await asyncio.to_thread(self.store.mark_sent, row.id, message.message_id)
+                self.stats.sent += 1
+                self.on_event("sent")
+                return True
+        if row.attempts + 1 >= MAX_BAD_REQUESTS:
+            log.warning("delivery %s failed for good: %s", row.id, exc.message)
+            await asyncio.to_thread(self.store.mark_failed, row.id, exc.message)
+            return False
+        await asyncio.to_thread(
+            self.store.mark_retry,
+            row.id,
+            at=utcnow() + timedelta(seconds=send_backoff(row.attempts)),
+            error=exc.message,
+            attempt=True,
+        )
+        return False

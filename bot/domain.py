@@ -1,0 +1,87 @@
+"""Typed values that flow through the pipeline: fetch -> parse -> normalize -> dedup -> match -> deliver."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """One HTTP response, already size-capped and decompressed."""
+
+    url: str
+    final_url: str
+    status: int
+    body: bytes
+    headers: dict[str, str]  # lower-cased names
+    etag: str | None = None
+    last_modified: str | None = None
+    permanent_redirect: str | None = None  # new URL after a 301/308 chain
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    """One entry as the feed states it; strings are untrusted and may hold HTML."""
+
+    title: str
+    link: str
+    guid: str | None = None
+    published: datetime | None = None  # timezone-aware UTC
+    content_html: str = ""  # the richest of content / summary / description
+    author: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    title: str | None
+    link: str | None
+    entries: list[FeedEntry]
+    language: str | None = None
+    ttl_seconds: int | None = None  # RSS <ttl> / sy:updatePeriod, as a lower bound on the interval
+    is_feed: bool = True
+    feed_links: list[str] = field(default_factory=list)  # autodiscovered feeds when the body is HTML
+    error: str | None = None  # short reason when nothing usable was found
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """A normalized entry, ready for dedup and matching. All text is plain (no HTML)."""
+
+    source_url: str
+    source_name: str
+    title: str
+    url: str  # canonical: no tracking parameters, no fragment
+    guid: str | None
+    published: datetime | None
+    text: str
+    summary: str
+    language: str | None = None
+
+    @property
+    def site(self) -> str:
+        from urllib.parse import urlsplit
+
+        host = (urlsplit(self.url).hostname or "").lower()
+        return host.removeprefix("www.")
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """Main content extracted from a web page."""
+
+    title: str | None
+    text: str
+    published: datetime | None
+    summary: str
+    language: str | None = None
+    url: str | None = None

@@ -1,0 +1,118 @@
+"""Prometheus metrics and the /healthz and /metrics endpoints (HEALTH_PORT)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Metrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.polls = Counter("summit_polls", "Source polls by result", ["result"], registry=r)
+        self.fetch_errors = Counter("summit_fetch_errors", "Failed polls by kind", ["kind"], registry=r)
+        self.items_seen = Counter("summit_items_seen", "New items recorded", registry=r)
+        self.matches = Counter("summit_matches", "Alerts queued for chats", registry=r)
+        self.alerts_sent = Counter("summit_alerts_sent", "Alerts Telegram accepted", registry=r)
+        self.telegram_errors = Counter(
+            "summit_telegram_errors", "Telegram errors while sending, by kind", ["kind"], registry=r
+        )
+        self.telegram_429 = Counter("summit_telegram_429", "429 Too Many Requests received", registry=r)
+        self.outbox_backlog = Gauge("summit_outbox_backlog", "Alerts waiting to be sent", registry=r)
+        self.poll_lag = Gauge(
+            "summit_poll_lag_seconds", "How late the most overdue source is", registry=r
+        )
+        self.not_modified_ratio = Gauge(
+            "summit_not_modified_ratio", "Share of polls answered 304 Not Modified", registry=r
+        )
+        self.last_poll_age = Gauge(
+            "summit_last_poll_age_seconds", "Seconds since the last poll cycle", registry=r
+        )
+
+    def record_send_event(self, kind: str) -> None:
+        if kind == "sent":
+            self.alerts_sent.inc()
+        elif kind == "retry_after":
+            self.telegram_429.inc()
+            self.telegram_errors.labels("retry_after").inc()
+        else:
+            self.telegram_errors.labels(kind).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+HealthCheck = Callable[[], Awaitable[dict[str, Any]]]
+
+
+class HealthServer:
+    """A tiny HTTP/1.1 server: GET /healthz (JSON, 200 or 503) and GET /metrics."""
+
+    def __init__(
+        self,
+        metrics: Metrics,
+        health: HealthCheck,
+        refresh: Callable[[], Awaitable[None]],
+        *,
+        host: str = "0.0.0.0",
+        port: int = 0,
+    ) -> None:
+        self.metrics = metrics
+        self.health = health
+        self.refresh = refresh
+        self.host = host
+        self.port = port
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        sockets: Iterable[Any] = self._server.sockets or []
+        self.port = next(iter(sockets)).getsockname()[1]
+        return self.port
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request = await asyncio.wait_for(reader.readline(), 5)
+            while (await asyncio.wait_for(reader.readline(), 5)) not in (b"\r\n", b"\n", b""):
+                pass
+            parts = request.decode("latin-1").split()
+            path = parts[1].split("?")[0] if len(parts) >= 2 else ""
+            if path == "/healthz":
+                report = await self.health()
+                status = 200 if report.get("ok") else 503
+                body, ctype = json.dumps(report).encode(), "application/json"
+            elif path == "/metrics":
+                await self.refresh()
+                status, body, ctype = 200, self.metrics.render(), CONTENT_TYPE_LATEST
+            else:
+                status, body, ctype = 404, b"not found\n", "text/plain"
+            reason = {200: "OK", 503: "Service Unavailable", 404: "Not Found"}[status]
+            writer.write(
+                f"HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+                + body
+            )
+            await writer.drain()
+        except (TimeoutError, ConnectionError, UnicodeError):
+            pass
+        except Exception:
+            log.exception("health endpoint failed")
+        finally:
+            writer.close()

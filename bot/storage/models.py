@@ -1,0 +1,105 @@
+"""Database tables. Times are timezone-aware UTC in Python and UTC in the database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Chat(SQLModel, table=True):
+    id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    type: str = "private"
+    title: str = ""
+    language: str = "en"
+    active: bool = True
+    migrated_to: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow)
+    deactivated_at: datetime | None = None
+
+
+class Topic(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    query: str = Field(sa_column=Column(Text, nullable=False))
+    thread_id: int | None = None
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Source(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("url", name="uq_source_url"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(sa_column=Column(Text, nullable=False))
+    name: str = ""
+    kind: str = "feed"  # feed | page | search
+    is_global: bool = False
+    interval: float | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    initialized: bool = False  # the first poll records items without alerting
+    last_success_at: datetime | None = None
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    error_streak: int = 0
+    polls: int = 0
+    not_modified_count: int = 0
+    next_check_at: datetime = Field(default_factory=utcnow, index=True)
+    retired: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ChatSource(SQLModel, table=True):
+    chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    source_id: int = Field(primary_key=True)
+
+
+class Item(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int = Field(index=True)
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    url: str = Field(sa_column=Column(Text, nullable=False))
+    guid: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    published: datetime | None = None
+    summary: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    language: str | None = None
+    seen_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class SeenKey(SQLModel, table=True):
+    """Every guid, URL and title fingerprint ever seen. Kept after items are pruned,
+    so an old item never comes back as new."""
+
+    key: str = Field(primary_key=True, max_length=80)
+    item_id: int | None = Field(default=None, index=True)
+    seen_at: datetime = Field(default_factory=utcnow)
+
+
+class Delivery(SQLModel, table=True):
+    """The outbox: one row per chat per item, written before any send."""
+
+    __table_args__ = (
+        UniqueConstraint("chat_id", "item_id", name="uq_delivery_chat_item"),
+        Index("ix_delivery_due", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    item_id: int = Field(index=True)
+    topic_id: int | None = None
+    thread_id: int | None = None
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    link: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    status: str = "pending"  # pending | sent | failed | dropped
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    last_error: str | None = None
+    message_id: int | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None

@@ -1,0 +1,543 @@
+"""All database reads and writes. Methods are synchronous and short; async callers use to_thread."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from bot import domain
+from bot.config import SourceSpec
+from bot.storage.models import (
+    Chat,
+    ChatSource,
+    Delivery,
+    Item,
+    SeenKey,
+    Source,
+    Topic,
+    utcnow,
+)
+
+
+class QuotaExceeded(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveTopic:
+    id: int
+    chat_id: int
+    query: str
+    thread_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewItem:
+    id: int
+    item: domain.Item
+
+
+@dataclass(frozen=True, slots=True)
+class Gauges:
+    outbox_backlog: int
+    poll_lag_seconds: float
+    not_modified_ratio: float
+
+
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    claimed: list[NewItem]
+    alerts: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    chat_id: int
+    item_id: int
+    topic_id: int | None
+    thread_id: int | None
+    text: str
+    link: str
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    def ping(self) -> bool:
+        with self.session() as session:
+            session.exec(select(1)).one()
+        return True
+
+    # -- chats ---------------------------------------------------------------
+
+    def ensure_chat(
+        self, chat_id: int, *, type: str = "private", title: str = "", language: str | None = None
+    ) -> Chat:
+        """Create the chat, or refresh it and bring it back if it had been deactivated."""
+        with self.session() as session:
+            chat = session.get(Chat, chat_id)
+            if chat is None:
+                chat = Chat(id=chat_id, type=type, title=title[:200], language=language or "en")
+                session.add(chat)
+            else:
+                chat.type = type
+                chat.title = title[:200] or chat.title
+                if not chat.active:
+                    chat.active = True
+                    chat.deactivated_at = None
+                session.add(chat)
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                existing = session.get(Chat, chat_id)
+                assert existing is not None
+                return existing
+            session.refresh(chat)
+            return chat
+
+    def get_chat(self, chat_id: int) -> Chat | None:
+        with self.session() as session:
+            return session.get(Chat, chat_id)
+
+    def deactivate_chat(self, chat_id: int) -> None:
+        with self.session() as session:
+            chat = session.get(Chat, chat_id)
+            if chat is not None and chat.active:
+                chat.active = False
+                chat.deactivated_at = utcnow()
+                session.add(chat)
+            session.exec(
+                update(Delivery)
+                .where(col(Delivery.chat_id) == chat_id, col(Delivery.status) == "pending")
+                .values(status="dropped", last_error="chat inactive")
+            )
+            session.commit()
+
+    def migrate_chat(self, old_id: int, new_id: int) -> None:
+        """A group became a supergroup: its watches, sources and queued alerts move along."""
+        with self.session() as session:
+            old = session.get(Chat, old_id)
+            new = session.get(Chat, new_id)
+            if new is None:
+                new = Chat(
+                    id=new_id,
+                    type="supergroup",
+                    title=old.title if old else "",
+                    language=old.language if old else "en",
+                )
+                session.add(new)
+            new.active = True
+            if old is not None:
+                old.active = False
+                old.migrated_to = new_id
+                old.deactivated_at = utcnow()
+                session.add(old)
+            session.flush()
+            session.exec(update(Topic).where(col(Topic.chat_id) == old_id).values(chat_id=new_id))
+            already = set(
+                session.exec(select(ChatSource.source_id).where(ChatSource.chat_id == new_id)).all()
+            )
+            for link in session.exec(select(ChatSource).where(ChatSource.chat_id == old_id)).all():
+                if link.source_id not in already:
+                    session.add(ChatSource(chat_id=new_id, source_id=link.source_id))
+                session.delete(link)
+            delivered = set(
+                session.exec(select(Delivery.item_id).where(Delivery.chat_id == new_id)).all()
+            )
+            for row in session.exec(
+                select(Delivery).where(Delivery.chat_id == old_id, Delivery.status == "pending")
+            ).all():
+                if row.item_id in delivered:
+                    row.status = "dropped"
+                    row.last_error = "migrated; already queued for the new chat"
+                else:
+                    row.chat_id = new_id
+                    row.next_attempt_at = utcnow()
+                session.add(row)
+            session.commit()
+
+    # -- topics --------------------------------------------------------------
+
+    def add_topic(
+        self, chat_id: int, query: str, *, thread_id: int | None = None, limit: int = 50
+    ) -> Topic:
+        with self.session() as session:
+            count = session.exec(
+                select(func.count()).select_from(Topic).where(Topic.chat_id == chat_id)
+            ).one()
+            if count >= limit:
+                raise QuotaExceeded(f"This chat already watches {count} topics (the limit).")
+            topic = Topic(chat_id=chat_id, query=query, thread_id=thread_id)
+            session.add(topic)
+            session.commit()
+            session.refresh(topic)
+            return topic
+
+    def list_topics(self, chat_id: int) -> list[Topic]:
+        with self.session() as session:
+            return list(
+                session.exec(
+                    select(Topic).where(Topic.chat_id == chat_id).order_by(col(Topic.id))
+                ).all()
+            )
+
+    def remove_topic(self, chat_id: int, id_or_query: str) -> Topic | None:
+        with self.session() as session:
+            statement = select(Topic).where(Topic.chat_id == chat_id)
+            wanted = id_or_query.strip().lstrip("#")
+            topic: Topic | None = None
+            if wanted.isdigit():
+                topic = session.exec(statement.where(Topic.id == int(wanted))).first()
+            if topic is None:
+                for candidate in session.exec(statement).all():
+                    if candidate.query.casefold() == id_or_query.strip().casefold():
+                        topic = candidate
+                        break
+            if topic is None:
+                return None
+            session.delete(topic)
+            session.commit()
+            return topic
+
+    def active_topics(self) -> list[ActiveTopic]:
+        with self.session() as session:
+            rows = session.exec(
+                select(Topic.id, Topic.chat_id, Topic.query, Topic.thread_id)
+                .join(Chat, col(Chat.id) == col(Topic.chat_id))
+                .where(col(Topic.active).is_(True), col(Chat.active).is_(True))
+            ).all()
+            return [ActiveTopic(int(r[0]), r[1], r[2], r[3]) for r in rows if r[0] is not None]
+
+    # -- sources -------------------------------------------------------------
+
+    def sync_global_sources(self, specs: Sequence[SourceSpec]) -> None:
+        with self.session() as session:
+            wanted = {spec.url: spec for spec in specs}
+            for source in session.exec(select(Source).where(col(Source.is_global).is_(True))):
+                if source.url not in wanted:
+                    source.is_global = False
+                    session.add(source)
+            for spec in specs:
+                source = session.exec(select(Source).where(Source.url == spec.url)).first()
+                if source is None:
+                    source = Source(url=spec.url, kind="feed")
+                source.is_global = True
+                source.name = spec.name or source.name or _host_name(spec.url)
+                source.interval = spec.interval
+                session.add(source)
+            session.commit()
+
+    def get_source(self, source_id: int) -> Source | None:
+        with self.session() as session:
+            return session.get(Source, source_id)
+
+    def due_sources(self, now: datetime, limit: int = 500) -> list[Source]:
+        """Sources due for a check that someone still needs (global, or linked to an active chat)."""
+        with self.session() as session:
+            linked = (
+                select(ChatSource.source_id)
+                .join(Chat, col(Chat.id) == col(ChatSource.chat_id))
+                .where(col(Chat.active).is_(True))
+            )
+            statement = (
+                select(Source)
+                .where(
+                    col(Source.retired).is_(False),
+                    col(Source.next_check_at) <= now,
+                    col(Source.is_global).is_(True) | col(Source.id).in_(linked),
+                )
+                .order_by(col(Source.next_check_at))
+                .limit(limit)
+            )
+            return list(session.exec(statement).all())
+
+    def sources_for_chat(self, chat_id: int) -> list[Source]:
+        with self.session() as session:
+            linked = select(ChatSource.source_id).where(ChatSource.chat_id == chat_id)
+            statement = (
+                select(Source)
+                .where(col(Source.is_global).is_(True) | col(Source.id).in_(linked))
+                .order_by(col(Source.is_global).desc(), col(Source.id))
+            )
+            return list(session.exec(statement).all())
+
+    def chats_for_source(self, source_id: int) -> set[int] | None:
+        """Chats whose topics a source serves; None means every chat (a global source)."""
+        with self.session() as session:
+            source = session.get(Source, source_id)
+            if source is None or source.is_global:
+                return None
+            return set(
+                session.exec(select(ChatSource.chat_id).where(ChatSource.source_id == source_id))
+            )
+
+    def record_poll(
+        self,
+        source_id: int,
+        *,
+        next_check_at: datetime,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        not_modified: bool = False,
+        new_url: str | None = None,
+        name: str | None = None,
+    ) -> None:
+        with self.session() as session:
+            source = session.get(Source, source_id)
+            if source is None:
+                return
+            source.polls += 1
+            source.not_modified_count += int(not_modified)
+            source.etag = etag
+            source.last_modified = last_modified
+            source.last_success_at = utcnow()
+            source.error_streak = 0
+            source.next_check_at = next_check_at
+            source.initialized = True
+            if name and not source.name:
+                source.name = name[:200]
+            if new_url and new_url != source.url:
+                clash = session.exec(select(Source.id).where(Source.url == new_url)).first()
+                if clash is None:
+                    source.url = new_url
+            session.add(source)
+            session.commit()
+
+    def record_poll_error(
+        self, source_id: int, error: str, *, next_check_at: datetime, retire: bool = False
+    ) -> int:
+        with self.session() as session:
+            source = session.get(Source, source_id)
+            if source is None:
+                return 0
+            source.polls += 1
+            source.error_streak += 1
+            source.last_error = error[:500]
+            source.last_error_at = utcnow()
+            source.next_check_at = next_check_at
+            source.retired = source.retired or retire
+            session.add(source)
+            session.commit()
+            return source.error_streak
+
+    # -- items and what has been seen ----------------------------------------
+
+    def claim_new_items(
+        self,
+        source_id: int,
+        candidates: Iterable[tuple[domain.Item, list[str]]],
+        route: Callable[[NewItem], Sequence[OutboxRow]] | None = None,
+    ) -> Ingested:
+        """Store the items none of whose keys were seen before, and queue their alerts
+        in the same transaction, so a crash can neither lose nor repeat them.
+
+        Keys are unique in the database, so two pollers racing on copies of one
+        story cannot both claim it.
+        """
+        claimed: list[NewItem] = []
+        alerts = 0
+        with self.session() as session:
+            for item, keys in candidates:
+                unique_keys = list(dict.fromkeys(k for k in keys if k))
+                if not unique_keys:
+                    continue
+                seen = session.exec(
+                    select(SeenKey.key).where(col(SeenKey.key).in_(unique_keys))
+                ).all()
+                if seen:
+                    self._remember_keys(session, [k for k in unique_keys if k not in set(seen)])
+                    continue
+                nested = session.begin_nested()
+                try:
+                    row = Item(
+                        source_id=source_id,
+                        title=item.title[:1000],
+                        url=item.url[:4000],
+                        guid=(item.guid or "")[:1000] or None,
+                        published=item.published,
+                        summary=item.summary[:2000],
+                        language=(item.language or "")[:20] or None,
+                    )
+                    session.add(row)
+                    session.flush()
+                    assert row.id is not None
+                    for key in unique_keys:
+                        session.add(SeenKey(key=key, item_id=row.id))
+                    session.flush()
+                    new = NewItem(row.id, item)
+                    if route is not None:
+                        alerts += _insert_ignore(session, Delivery, _outbox_values(route(new)))
+                    nested.commit()
+                    claimed.append(new)
+                except IntegrityError:
+                    nested.rollback()
+            session.commit()
+        return Ingested(claimed, alerts)
+
+    def remember_keys(self, keys: Iterable[str]) -> None:
+        with self.session() as session:
+            self._remember_keys(session, list(keys))
+            session.commit()
+
+    @staticmethod
+    def _remember_keys(session: Session, keys: list[str]) -> None:
+        keys = [k for k in dict.fromkeys(keys) if k]
+        if keys:
+            _insert_ignore(session, SeenKey, [{"key": k, "seen_at": utcnow()} for k in keys])
+
+    def prune_items(self, older_than: datetime, batch: int = 1000) -> int:
+        """Delete old items in batches; their seen keys stay so they never come back."""
+        removed = 0
+        while True:
+            with self.session() as session:
+                ids = session.exec(
+                    select(Item.id).where(col(Item.seen_at) < older_than).limit(batch)
+                ).all()
+                if not ids:
+                    return removed
+                session.exec(
+                    update(SeenKey).where(col(SeenKey.item_id).in_(ids)).values(item_id=None)
+                )
+                session.exec(
+                    delete(Delivery).where(
+                        col(Delivery.item_id).in_(ids), col(Delivery.status) != "pending"
+                    )
+                )
+                session.exec(delete(Item).where(col(Item.id).in_(ids)))
+                session.commit()
+                removed += len(ids)
+
+    # -- outbox ----------------------------------------------------------------
+
+    def enqueue(self, rows: Sequence[OutboxRow]) -> int:
+        if not rows:
+            return 0
+        with self.session() as session:
+            inserted = _insert_ignore(session, Delivery, _outbox_values(rows))
+            session.commit()
+            return inserted
+
+    def due_deliveries(self, now: datetime, limit: int = 100) -> list[Delivery]:
+        with self.session() as session:
+            return list(
+                session.exec(
+                    select(Delivery)
+                    .where(Delivery.status == "pending", col(Delivery.next_attempt_at) <= now)
+                    .order_by(col(Delivery.next_attempt_at), col(Delivery.id))
+                    .limit(limit)
+                ).all()
+            )
+
+    def next_due_at(self) -> datetime | None:
+        with self.session() as session:
+            return session.exec(
+                select(func.min(Delivery.next_attempt_at)).where(Delivery.status == "pending")
+            ).one()
+
+    def mark_sent(self, delivery_id: int, message_id: int) -> None:
+        self._update_delivery(
+            delivery_id, status="sent", message_id=message_id, sent_at=utcnow(), last_error=None
+        )
+
+    def mark_retry(self, delivery_id: int, *, at: datetime, error: str, attempt: bool) -> None:
+        with self.session() as session:
+            row = session.get(Delivery, delivery_id)
+            if row is None or row.status != "pending":
+                return
+            row.next_attempt_at = at
+            row.last_error = error[:500]
+            row.attempts += int(attempt)
+            session.add(row)
+            session.commit()
+
+    def mark_failed(self, delivery_id: int, error: str) -> None:
+        self._update_delivery(delivery_id, status="failed", last_error=error[:500])
+
+    def _update_delivery(self, delivery_id: int, **values: Any) -> None:
+        with self.session() as session:
+            session.exec(update(Delivery).where(col(Delivery.id) == delivery_id).values(**values))
+            session.commit()
+
+    def outbox_backlog(self) -> int:
+        with self.session() as session:
+            return int(
+                session.exec(
+                    select(func.count()).select_from(Delivery).where(Delivery.status == "pending")
+                ).one()
+            )
+
+    def gauges(self) -> Gauges:
+        now = utcnow()
+        with self.session() as session:
+            backlog = session.exec(
+                select(func.count()).select_from(Delivery).where(Delivery.status == "pending")
+            ).one()
+            oldest_due = session.exec(
+                select(func.min(Source.next_check_at)).where(col(Source.retired).is_(False))
+            ).one()
+            polls, not_modified = session.exec(
+                select(func.coalesce(func.sum(Source.polls), 0), func.coalesce(func.sum(Source.not_modified_count), 0))
+            ).one()
+        lag = max(0.0, (now - oldest_due).total_seconds()) if oldest_due is not None else 0.0
+        return Gauges(int(backlog), lag, (not_modified / polls) if polls else 0.0)
+
+    def deliveries_for_chat(self, chat_id: int) -> list[Delivery]:
+        with self.session() as session:
+            return list(
+                session.exec(
+                    select(Delivery).where(Delivery.chat_id == chat_id).order_by(col(Delivery.id))
+                ).all()
+            )
+
+
+def _insert_ignore(session: Session, model: Any, rows: list[dict[str, Any]]) -> int:
+    """INSERT ... ON CONFLICT DO NOTHING on both SQLite and PostgreSQL; returns rows inserted."""
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(model.__table__).values(rows).on_conflict_do_nothing()
+    result = session.exec(statement)  # type: ignore[call-overload]
+    return int(result.rowcount or 0)
+
+
+def _outbox_values(rows: Sequence[OutboxRow]) -> list[dict[str, Any]]:
+    now = utcnow()
+    return [
+        {
+            "chat_id": r.chat_id,
+            "item_id": r.item_id,
+            "topic_id": r.topic_id,
+            "thread_id": r.thread_id,
+            "text": r.text,
+            "link": r.link,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for r in rows
+    ]
+
+
+def _host_name(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return (urlsplit(url).hostname or url).removeprefix("www.")
+

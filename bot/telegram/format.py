@@ -1,0 +1,91 @@
+"""Telegram HTML for alerts and replies. Every outside string is escaped here, nowhere else."""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+MAX_MESSAGE = 4096
+MAX_TITLE = 300
+MAX_SOURCE = 80
+MAX_TOPIC = 200
+
+_TAG = re.compile(r"<[^>]*>")
+
+
+def escape(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def visible_length(html_text: str) -> int:
+    """Length as Telegram counts it: tags removed, entities decoded, in UTF-16 code units."""
+    plain = html.unescape(_TAG.sub("", html_text))
+    return len(plain.encode("utf-16-le")) // 2
+
+
+def shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:-") + "…"
+
+
+def safe_link(url: str) -> str | None:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
+        return None
+    return url
+
+
+def format_time(moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC)
+    return f"{moment.day} {moment:%b %Y, %H:%M} UTC"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertView:
+    title: str
+    url: str
+    summary: str
+    source_name: str
+    published: datetime | None
+    topic: str
+    matched_terms: tuple[str, ...] = ()
+
+
+def format_alert(alert: AlertView) -> str:
+    """One alert: bold linked title, summary, source and time, and the topic that matched."""
+    title = escape(shorten(alert.title, MAX_TITLE) or "(untitled)")
+    link = safe_link(alert.url)
+    headline = f'<b><a href="{escape(link)}">{title}</a></b>' if link else f"<b>{title}</b>"
+    meta = " · ".join(
+        part for part in (escape(shorten(alert.source_name, MAX_SOURCE)), format_time(alert.published)) if part
+    )
+    footer_parts = [f"<i>{meta}</i>"] if meta else []
+    topic_line = f"🔎 {escape(shorten(alert.topic, MAX_TOPIC))}"
+    if alert.matched_terms:
+        terms = ", ".join(alert.matched_terms[:8])
+        topic_line += f" — matched: {escape(shorten(terms, MAX_TOPIC))}"
+    footer_parts.append(topic_line)
+    footer = "\n".join(footer_parts)
+
+    budget = MAX_MESSAGE - visible_length(headline) - visible_length(footer) - 4
+    summary = shorten(alert.summary, max(0, budget)) if budget > 0 else ""
+    while summary and visible_length(escape(summary)) > budget:
+        summary = shorten(summary, len(summary) - 16) if len(summary) > 32 else ""
+    body = f"\n{escape(summary)}\n" if summary else ""
+    return f"{headline}\n{body}\n{footer}" if body else f"{headline}\n\n{footer}"

@@ -1,0 +1,212 @@
+"""Chat commands. Handlers only translate between Telegram and the domain."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from telegram import ChatMember, Update
+from telegram.constants import ChatType
+from telegram.error import TelegramError
+from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
+
+from bot.config import Settings
+from bot.match import Aliases, QueryError, parse_query
+from bot.storage.store import QuotaExceeded, Store
+from bot.telegram import texts
+
+log = logging.getLogger(__name__)
+
+MAX_QUERY_LENGTH = 300
+GROUP_ANONYMOUS_BOT = 1087968824
+_SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "″": '"'})
+
+
+@dataclass
+class Services:
+    store: Store
+    settings: Settings
+    aliases: Aliases | None = None
+    on_topics_changed: Callable[[], None] = field(default=lambda: None)
+
+
+Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+
+
+def command_argument(update: Update) -> str:
+    """The text after the command, with quotes kept (context.args would split phrases)."""
+    message = update.effective_message
+    text = (message.text or "") if message else ""
+    parts = text.split(maxsplit=1)
+    return parts[1].strip().translate(_SMART_QUOTES) if len(parts) > 1 else ""
+
+
+async def reply(update: Update, text: str) -> None:
+    message = update.effective_message
+    if message is not None:
+        await message.reply_html(text, do_quote=False)
+
+
+def services_of(context: ContextTypes.DEFAULT_TYPE) -> Services:
+    services = context.application.bot_data["services"]
+    assert isinstance(services, Services)
+    return services
+
+
+async def ensure_chat(update: Update, services: Services) -> None:
+    chat = update.effective_chat
+    if chat is None:
+        return
+    user = update.effective_user
+    await asyncio.to_thread(
+        services.store.ensure_chat,
+        chat.id,
+        type=chat.type,
+        title=chat.title or chat.username or (user.full_name if user else ""),
+        language=(user.language_code if user else None),
+    )
+
+
+async def may_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """In groups only admins change watches; private chats belong to their user."""
+    chat = update.effective_chat
+    if chat is None or chat.type == ChatType.PRIVATE:
+        return True
+    message = update.effective_message
+    if message is not None and message.sender_chat is not None and message.sender_chat.id == chat.id:
+        return True  # an anonymous admin posting as the group
+    user = update.effective_user
+    if user is None or user.id == GROUP_ANONYMOUS_BOT:
+        return user is not None
+    if chat.type == ChatType.CHANNEL:
+        return True
+    try:
+        member = await context.bot.get_chat_member(chat.id, user.id)
+    except TelegramError:
+        log.warning("admin check failed in chat %s", chat.id)
+        return False
+    return member.status in (ChatMember.OWNER, ChatMember.ADMINISTRATOR)
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await ensure_chat(update, services_of(context))
+    user = update.effective_user
+    await reply(update, texts.welcome(user.first_name if user else ""))
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await reply(update, texts.help_text())
+
+
+async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    services = services_of(context)
+    if not await may_change(update, context):
+        await reply(update, texts.NOT_ADMIN)
+        return
+    text = command_argument(update)
+    if not text:
+        await reply(update, texts.watch_usage())
+        return
+    if len(text) > MAX_QUERY_LENGTH:
+        await reply(update, texts.query_error(f"That topic is too long (at most {MAX_QUERY_LENGTH} characters)."))
+        return
+    try:
+        query = parse_query(text, services.aliases)
+    except QueryError as exc:
+        await reply(update, texts.query_error(str(exc)))
+        return
+    await ensure_chat(update, services)
+    chat = update.effective_chat
+    message = update.effective_message
+    assert chat is not None
+    thread_id = message.message_thread_id if message is not None and message.is_topic_message else None
+    try:
+        topic = await asyncio.to_thread(
+            services.store.add_topic,
+            chat.id,
+            query.text,
+            thread_id=thread_id,
+            limit=services.settings.max_topics_per_chat,
+        )
+    except QuotaExceeded as exc:
+        await reply(update, f"⚠️ {exc} Remove one with /unwatch first.")
+        return
+    services.on_topics_changed()
+    await reply(update, texts.watching(topic, query.describe()))
+
+
+async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    services = services_of(context)
+    if not await may_change(update, context):
+        await reply(update, texts.NOT_ADMIN)
+        return
+    wanted = command_argument(update)
+    chat = update.effective_chat
+    assert chat is not None
+    if not wanted:
+        topics = await asyncio.to_thread(services.store.list_topics, chat.id)
+        await reply(update, "Which one? <code>/unwatch NUMBER</code>\n\n" + texts.topics_list(topics))
+        return
+    topic = await asyncio.to_thread(services.store.remove_topic, chat.id, wanted[:MAX_QUERY_LENGTH])
+    if topic is None:
+        await reply(update, texts.unwatch_missing(wanted))
+        return
+    services.on_topics_changed()
+    await reply(update, texts.unwatched(topic))
+
+
+async def list_topics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    services = services_of(context)
+    chat = update.effective_chat
+    assert chat is not None
+    topics = await asyncio.to_thread(services.store.list_topics, chat.id)
+    await reply(update, texts.topics_list(topics))
+
+
+async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    services = services_of(context)
+    chat = update.effective_chat
+    assert chat is not None
+    found = await asyncio.to_thread(services.store.sources_for_chat, chat.id)
+    await reply(update, texts.sources_list(found))
+
+
+async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await reply(update, texts.UNKNOWN_COMMAND)
+
+
+async def plain_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await reply(update, texts.PLAIN_TEXT_HINT)
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    log.error("update failed: %s", context.error, exc_info=context.error)
+    if isinstance(update, Update) and update.effective_message is not None:
+        try:
+            await update.effective_message.reply_text("Sorry, something went wrong. Please try again.")
+        except TelegramError:
+            pass
+
+
+COMMAND_HANDLERS: dict[str, Handler] = {
+    "start": start,
+    "help": help_command,
+    "watch": watch,
+    "unwatch": unwatch,
+    "list": list_topics,
+    "sources": sources,
+}
+
+
+def register(application: Application, services: Services) -> None:  # type: ignore[type-arg]
+    application.bot_data["services"] = services
+    for name, callback in COMMAND_HANDLERS.items():
+        application.add_handler(CommandHandler(name, callback))
+    application.add_handler(MessageHandler(filters.COMMAND, unknown_command))
+    application.add_handler(
+        MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, plain_text)
+    )
+    application.add_error_handler(on_error)
+

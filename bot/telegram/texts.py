@@ -1,0 +1,120 @@
+"""Reply texts (Telegram HTML). Anything that came from a user or a feed goes through escape()."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from bot.storage.models import Source, Topic, utcnow
+from bot.telegram.format import escape, shorten
+
+EXAMPLE_QUERY = "Putin Modi (summit OR visit) -cricket"
+
+COMMANDS: list[tuple[str, str, str]] = [
+    ("start", "Welcome and a quick example", "/start"),
+    ("help", "Every command, with examples", "/help"),
+    ("watch", "Watch a topic", f"/watch {EXAMPLE_QUERY}"),
+    ("unwatch", "Stop watching a topic (by number or text)", "/unwatch 1"),
+    ("list", "Your watched topics", "/list"),
+    ("sources", "The sources that are checked, with their health", "/sources"),
+]
+
+QUERY_SYNTAX = (
+    "<b>How to write a topic</b>\n"
+    "• <code>Putin Modi summit</code>: all words must appear\n"
+    "• <code>\"state visit\"</code>: an exact phrase\n"
+    "• <code>summit OR visit</code>: either word\n"
+    "• <code>-cricket</code> or <code>NOT cricket</code>: leave out items with this word\n"
+    "• <code>( … )</code>: group, e.g. <code>Putin Modi (summit OR visit)</code>\n"
+    "• <code>Путин*</code>: any word starting with it\n"
+    "• <code>title:summit</code>, <code>site:thehindu.com</code>, <code>lang:ru</code>: filters"
+)
+
+
+def welcome(first_name: str) -> str:
+    name = escape(shorten(first_name, 64)) if first_name else "there"
+    return (
+        f"Hello, {name}! I watch the news for you and send <b>one short alert per story</b>, "
+        "minutes after an outlet publishes it. No feed URLs needed: tell me a topic.\n\n"
+        f"Try: <code>/watch {escape(EXAMPLE_QUERY)}</code>\n\n"
+        "/help lists every command."
+    )
+
+
+def help_text() -> str:
+    lines = ["<b>Commands</b>"]
+    lines += [f"/{name}: {escape(about)}\n   <code>{escape(example)}</code>" for name, about, example in COMMANDS]
+    return "\n".join(lines) + "\n\n" + QUERY_SYNTAX
+
+
+def watch_usage() -> str:
+    return "Tell me what to watch, for example:\n<code>/watch Putin Modi summit</code>\n\n" + QUERY_SYNTAX
+
+
+def query_error(message: str) -> str:
+    return f"⚠️ {escape(message)}\nNothing was saved.\n\n" + QUERY_SYNTAX
+
+
+def watching(topic: Topic, understood: str) -> str:
+    return (
+        f"✅ Watching topic #{topic.id}: <code>{escape(topic.query)}</code>\n"
+        f"I read it as: {escape(understood)}\n"
+        "You will get one alert per new story. /list shows your topics."
+    )
+
+
+def topics_list(topics: Sequence[Topic]) -> str:
+    if not topics:
+        return "You are not watching anything yet.\n" + f"Try: <code>/watch {escape(EXAMPLE_QUERY)}</code>"
+    lines = ["<b>Your topics</b>"]
+    for topic in topics:
+        state = "" if topic.active else " (paused)"
+        lines.append(f"#{topic.id} <code>{escape(topic.query)}</code>{state}")
+    lines.append("\nStop one with <code>/unwatch NUMBER</code>.")
+    return "\n".join(lines)
+
+
+def unwatched(topic: Topic) -> str:
+    return f"🗑 Stopped watching #{topic.id}: <code>{escape(topic.query)}</code>"
+
+
+def unwatch_missing(wanted: str) -> str:
+    return f"I found no topic <code>{escape(shorten(wanted, 100))}</code> here. /list shows your topics."
+
+
+def ago(moment: datetime | None) -> str:
+    if moment is None:
+        return "never"
+    seconds = max(0, int((utcnow() - moment).total_seconds()))
+    if seconds < 90:
+        return f"{seconds}s ago"
+    if seconds < 5400:
+        return f"{seconds // 60} min ago"
+    if seconds < 48 * 3600:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} days ago"
+
+
+def source_line(source: Source) -> str:
+    name = escape(shorten(source.name or source.url, 60))
+    if source.retired:
+        health = "❌ gone"
+    elif source.error_streak:
+        health = f"⚠️ {source.error_streak} failure(s) in a row: {escape(shorten(source.last_error or '', 80))}"
+    elif source.last_success_at:
+        health = f"✅ checked {ago(source.last_success_at)}"
+    else:
+        health = "⏳ not checked yet"
+    scope = "" if source.is_global else " (this chat)"
+    return f"• {name}{scope}: {health}"
+
+
+def sources_list(sources: Sequence[Source]) -> str:
+    if not sources:
+        return "No sources are configured yet."
+    return "<b>Sources</b>\n" + "\n".join(source_line(source) for source in sources[:50])
+
+
+NOT_ADMIN = "Only this group's admins can change its watches."
+UNKNOWN_COMMAND = "I don't know that command. /help lists what I can do."
+PLAIN_TEXT_HINT = "To watch a topic, send <code>/watch</code> and the words, e.g. <code>/watch Putin Modi summit</code>."

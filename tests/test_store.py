@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot import domain
+from bot.config import SourceSpec
+from bot.storage.db import make_engine
+from bot.storage.migrate import upgrade_database
+from bot.storage.models import utcnow
+from bot.storage.store import OutboxRow, QuotaExceeded, Store
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    engine = make_engine(database_url)
+    upgrade_database(engine)
+    yield Store(engine)
+    engine.dispose()
+
+
+def item(title: str, url: str) -> domain.Item:
+    return domain.Item(
+        source_url="https://feed.test/rss",
+        source_name="Feed",
+        title=title,
+        url=url,
+        guid=url,
+        published=datetime(2025, 12, 5, tzinfo=UTC),
+        text="text",
+        summary="summary",
+    )
+
+
+def test_an_item_is_claimed_once_and_its_alerts_queued_with_it(store: Store) -> None:
+    store.sync_global_sources([SourceSpec("https://feed.test/rss", "Feed")])
+    source = store.due_sources(utcnow())[0]
+    assert source.id is not None
+    store.ensure_chat(1)
+    first = item("Putin and Modi meet", "https://a.test/1")
+
+    def route(new):  # type: ignore[no-untyped-def]
+        return [OutboxRow(1, new.id, None, None, "<b>alert</b>", new.item.url)]
+
+    result = store.claim_new_items(source.id, [(first, ["u:1", "t:x"])], route)
+    assert len(result.claimed) == 1 and result.alerts == 1
+    again = store.claim_new_items(source.id, [(first, ["u:1", "t:x"])], route)
+    assert again.claimed == [] and again.alerts == 0
+    # A copy sharing only its title key is the same story; its new URL is remembered.
+    copy = store.claim_new_items(source.id, [(item("copy", "https://b.test/1"), ["u:2", "t:x"])], route)
+    assert copy.claimed == []
+    assert store.claim_new_items(source.id, [(item("x", "https://b.test/1"), ["u:2"])]).claimed == []
+    assert store.outbox_backlog() == 1
+    assert store.enqueue([OutboxRow(1, result.claimed[0].id, None, None, "dup", "")]) == 0
+
+
+def test_topic_quota_and_removal_by_number_or_text(store: Store) -> None:
+    store.ensure_chat(5)
+    first = store.add_topic(5, "Putin Modi", limit=2)
+    store.add_topic(5, "BRICS summit", limit=2)
+    with pytest.raises(QuotaExceeded):
+        store.add_topic(5, "one more", limit=2)
+    assert store.remove_topic(5, f"{first.id}") is not None
+    assert store.remove_topic(5, "brics SUMMIT") is not None
+    assert store.remove_topic(5, "nothing") is None
+    assert store.remove_topic(6, "1") is None
+
+
+def test_migration_moves_topics_and_queued_alerts(store: Store) -> None:
+    store.ensure_chat(-42, type="group", title="Team")
+    store.add_topic(-42, "Putin")
+    store.sync_global_sources([SourceSpec("https://feed.test/rss")])
+    source_id = store.due_sources(utcnow())[0].id
+    assert source_id is not None
+    store.claim_new_items(
+        source_id,
+        [(item("a", "https://a.test/1"), ["k1"])],
+        lambda new: [OutboxRow(-42, new.id, None, None, "alert", "")],
+    )
+    store.migrate_chat(-42, -100042)
+    assert store.get_chat(-42).active is False
+    assert store.get_chat(-100042).active is True
+    assert [t.query for t in store.list_topics(-100042)] == ["Putin"]
+    assert [d.chat_id for d in store.due_deliveries(utcnow())] == [-100042]
+
+
+def test_pruned_items_never_come_back(store: Store) -> None:
+    store.sync_global_sources([SourceSpec("https://feed.test/rss")])
+    source_id = store.due_sources(utcnow())[0].id
+    assert source_id is not None
+    old = item("old story", "https://a.test/old")
+    assert store.claim_new_items(source_id, [(old, ["u:old"])]).claimed
+    assert store.prune_items(utcnow() + timedelta(seconds=1), batch=1) == 1
+    assert store.claim_new_items(source_id, [(old, ["u:old"])]).claimed == []
+
+
+def test_deactivated_chat_drops_its_queue_and_comes_back(store: Store) -> None:
+    store.ensure_chat(9)
+    store.deactivate_chat(9)
+    assert store.get_chat(9).active is False
+    store.ensure_chat(9)
+    assert store.get_chat(9).active is True
