@@ -16,7 +16,7 @@ from bot.config import USER_AGENT, Settings, load_sources
 from bot.delivery.sender import Sender
 from bot.match import load_aliases
 from bot.observability import HealthServer, Metrics
-from bot.pipeline import PollOutcome, Poller, TopicCache
+from bot.pipeline import Poller, PollOutcome, TopicCache
 from bot.sources.fetch import Fetcher
 from bot.storage.db import make_engine
 from bot.storage.migrate import upgrade_database
@@ -30,7 +30,7 @@ SHUTDOWN_GRACE = 8.0
 RETENTION_EVERY = 6 * 3600.0
 
 
-def build_application(settings: Settings) -> Application:  # type: ignore[type-arg]
+def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any, Any]:
     return (
         ApplicationBuilder()
         .token(settings.telegram_bot_token)
@@ -60,7 +60,9 @@ class Runtime:
         )
         self.application = build_application(settings)
         self.metrics = Metrics()
-        self.sender = Sender(self.store, self.application.bot, on_event=self.metrics.record_send_event)
+        self.sender = Sender(
+            self.store, self.application.bot, on_event=self.metrics.record_send_event
+        )
         self.poller = Poller(
             self.store,
             self.fetcher,
@@ -85,7 +87,9 @@ class Runtime:
 
     async def start(self) -> None:
         await asyncio.to_thread(upgrade_database, self.engine)
-        await asyncio.to_thread(self.store.sync_global_sources, load_sources(self.settings.sources_file))
+        await asyncio.to_thread(
+            self.store.sync_global_sources, load_sources(self.settings.sources_file)
+        )
         await self.application.initialize()
         await self.application.start()
         await self._start_updates()
@@ -96,7 +100,11 @@ class Runtime:
             self._poll_job, interval=self.poll_tick, first=0.1, name="poll", job_kwargs=once
         )
         job_queue.run_repeating(
-            self._retention_job, interval=RETENTION_EVERY, first=60, name="retention", job_kwargs=once
+            self._retention_job,
+            interval=RETENTION_EVERY,
+            first=60,
+            name="retention",
+            job_kwargs=once,
         )
         self._sender_task = asyncio.create_task(self.sender.run(self._stop), name="sender")
         if self.health_server is not None:

@@ -16,7 +16,7 @@ from bot.config import USER_AGENT, Settings
 from bot.domain import Item
 from bot.match import MatchDoc, Query, QueryError, load_aliases, match, parse_query
 from bot.sources.extract import extract_article
-from bot.sources.fetch import FetchError, Fetcher
+from bot.sources.fetch import Fetcher, FetchError
 from bot.sources.normalize import normalize_entry
 from bot.sources.parse import parse_feed
 
@@ -28,7 +28,8 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']).upper()}: {error['msg']}" for error in exc.errors()
+            f"{'.'.join(str(p) for p in error['loc']).upper()}: {error['msg']}"
+            for error in exc.errors()
         )
         raise SystemExit(f"summit-watch: invalid settings: {problems}") from None
 
@@ -139,9 +140,14 @@ def run_bot(settings: Settings) -> int:
     from bot.logs import setup_logging
 
     if not settings.telegram_bot_token:
-        print("summit-watch: set TELEGRAM_BOT_TOKEN (from @BotFather) in the environment or .env", file=sys.stderr)
+        print(
+            "summit-watch: set TELEGRAM_BOT_TOKEN (from @BotFather) in the environment or .env",
+            file=sys.stderr,
+        )
         return 2
-    setup_logging(settings.log_level, json_lines=settings.log_json, secrets=[settings.telegram_bot_token])
+    setup_logging(
+        settings.log_level, json_lines=settings.log_json, secrets=[settings.telegram_bot_token]
+    )
 
     async def main() -> None:
         runtime = Runtime(settings)
@@ -163,10 +169,16 @@ def upgrade_db(settings: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="summit-watch", description="News topic alerts for Telegram.")
+    parser = argparse.ArgumentParser(
+        prog="summit-watch", description="News topic alerts for Telegram."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="run the bot (long polling, or a webhook when WEBHOOK_URL is set)")
-    check = commands.add_parser("check", help="fetch sources once and print their items as JSON lines")
+    commands.add_parser(
+        "run", help="run the bot (long polling, or a webhook when WEBHOOK_URL is set)"
+    )
+    check = commands.add_parser(
+        "check", help="fetch sources once and print their items as JSON lines"
+    )
     check.add_argument("urls", nargs="+", metavar="URL")
     check.add_argument("--query", help="also report whether each item matches this topic query")
     extract = commands.add_parser("extract", help="extract the main text of article pages as JSON")
@@ -186,7 +198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "check":
         query = None
         if args.query is not None:
-            aliases = load_aliases(settings.aliases_file) if settings.aliases_file.exists() else None
+            aliases = (
+                load_aliases(settings.aliases_file) if settings.aliases_file.exists() else None
+            )
             try:
                 query = parse_query(args.query, aliases)
             except QueryError as exc:

@@ -1,4 +1,4 @@
-"""Typed values that flow through the pipeline: fetch -> parse -> normalize -> dedup -> match -> deliver."""
+"""Typed values that flow through the pipeline: fetch, parse, normalize, dedup, match, deliver."""
 
 from __future__ import annotations
 
@@ -49,7 +49,9 @@ class ParsedFeed:
     language: str | None = None
     ttl_seconds: int | None = None  # RSS <ttl> / sy:updatePeriod, as a lower bound on the interval
     is_feed: bool = True
-    feed_links: list[str] = field(default_factory=list)  # autodiscovered feeds when the body is HTML
+    feed_links: list[str] = field(
+        default_factory=list
+    )  # autodiscovered feeds when the body is HTML
     error: str | None = None  # short reason when nothing usable was found
 
 

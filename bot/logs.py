@@ -44,11 +44,15 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def setup_logging(level: str = "INFO", *, json_lines: bool = False, secrets: list[str] | None = None) -> None:
+def setup_logging(
+    level: str = "INFO", *, json_lines: bool = False, secrets: list[str] | None = None
+) -> None:
     handler = logging.StreamHandler()
     handler.addFilter(RedactingFilter(secrets or []))
     handler.setFormatter(
-        JsonFormatter() if json_lines else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        JsonFormatter()
+        if json_lines
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]

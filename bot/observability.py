@@ -9,7 +9,13 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    generate_latest,
+)
 
 log = logging.getLogger(__name__)
 
@@ -21,15 +27,21 @@ class Metrics:
     def __post_init__(self) -> None:
         r = self.registry
         self.polls = Counter("summit_polls", "Source polls by result", ["result"], registry=r)
-        self.fetch_errors = Counter("summit_fetch_errors", "Failed polls by kind", ["kind"], registry=r)
+        self.fetch_errors = Counter(
+            "summit_fetch_errors", "Failed polls by kind", ["kind"], registry=r
+        )
         self.items_seen = Counter("summit_items_seen", "New items recorded", registry=r)
         self.matches = Counter("summit_matches", "Alerts queued for chats", registry=r)
         self.alerts_sent = Counter("summit_alerts_sent", "Alerts Telegram accepted", registry=r)
         self.telegram_errors = Counter(
             "summit_telegram_errors", "Telegram errors while sending, by kind", ["kind"], registry=r
         )
-        self.telegram_429 = Counter("summit_telegram_429", "429 Too Many Requests received", registry=r)
-        self.outbox_backlog = Gauge("summit_outbox_backlog", "Alerts waiting to be sent", registry=r)
+        self.telegram_429 = Counter(
+            "summit_telegram_429", "429 Too Many Requests received", registry=r
+        )
+        self.outbox_backlog = Gauge(
+            "summit_outbox_backlog", "Alerts waiting to be sent", registry=r
+        )
         self.poll_lag = Gauge(
             "summit_poll_lag_seconds", "How late the most overdue source is", registry=r
         )

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from bot import domain
 from bot.dedup.fingerprint import guid_key, title_fingerprint, url_key
 from bot.match import Aliases, MatchDoc, QueryError, TopicIndex, parse_query
-from bot.sources.fetch import FetchError, Fetcher
+from bot.sources.fetch import Fetcher, FetchError
 from bot.sources.normalize import normalize_entry
 from bot.sources.parse import parse_feed
 from bot.storage.models import Source, utcnow

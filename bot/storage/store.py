@@ -234,9 +234,8 @@ class Store:
                     source.is_global = False
                     session.add(source)
             for spec in specs:
-                source = session.exec(select(Source).where(Source.url == spec.url)).first()
-                if source is None:
-                    source = Source(url=spec.url, kind="feed")
+                found = session.exec(select(Source).where(Source.url == spec.url)).first()
+                source = found if found is not None else Source(url=spec.url, kind="feed")
                 source.is_global = True
                 source.name = spec.name or source.name or _host_name(spec.url)
                 source.interval = spec.interval
@@ -248,7 +247,7 @@ class Store:
             return session.get(Source, source_id)
 
     def due_sources(self, now: datetime, limit: int = 500) -> list[Source]:
-        """Sources due for a check that someone still needs (global, or linked to an active chat)."""
+        """Due sources that someone still needs: global ones, or ones an active chat added."""
         with self.session() as session:
             linked = (
                 select(ChatSource.source_id)
@@ -492,7 +491,10 @@ class Store:
                 select(func.min(Source.next_check_at)).where(col(Source.retired).is_(False))
             ).one()
             polls, not_modified = session.exec(
-                select(func.coalesce(func.sum(Source.polls), 0), func.coalesce(func.sum(Source.not_modified_count), 0))
+                select(
+                    func.coalesce(func.sum(Source.polls), 0),
+                    func.coalesce(func.sum(Source.not_modified_count), 0),
+                )
             ).one()
         lag = max(0.0, (now - oldest_due).total_seconds()) if oldest_due is not None else 0.0
         return Gauges(int(backlog), lag, (not_modified / polls) if polls else 0.0)
@@ -513,7 +515,7 @@ def _insert_ignore(session: Session, model: Any, rows: list[dict[str, Any]]) -> 
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(model.__table__).values(rows).on_conflict_do_nothing()
-    result = session.exec(statement)  # type: ignore[call-overload]
+    result = session.exec(statement)
     return int(result.rowcount or 0)
 
 
@@ -540,4 +542,3 @@ def _host_name(url: str) -> str:
     from urllib.parse import urlsplit
 
     return (urlsplit(url).hostname or url).removeprefix("www.")
-

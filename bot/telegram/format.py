@@ -73,7 +73,9 @@ def format_alert(alert: AlertView) -> str:
     link = safe_link(alert.url)
     headline = f'<b><a href="{escape(link)}">{title}</a></b>' if link else f"<b>{title}</b>"
     meta = " · ".join(
-        part for part in (escape(shorten(alert.source_name, MAX_SOURCE)), format_time(alert.published)) if part
+        part
+        for part in (escape(shorten(alert.source_name, MAX_SOURCE)), format_time(alert.published))
+        if part
     )
     footer_parts = [f"<i>{meta}</i>"] if meta else []
     topic_line = f"🔎 {escape(shorten(alert.topic, MAX_TOPIC))}"

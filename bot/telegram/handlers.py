@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from contextlib import suppress
 from dataclasses import dataclass, field
+from typing import Any
 
 from telegram import ChatMember, Update
 from telegram.constants import ChatType
@@ -32,7 +34,7 @@ class Services:
     on_topics_changed: Callable[[], None] = field(default=lambda: None)
 
 
-Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
 
 
 def command_argument(update: Update) -> str:
@@ -75,7 +77,11 @@ async def may_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool
     if chat is None or chat.type == ChatType.PRIVATE:
         return True
     message = update.effective_message
-    if message is not None and message.sender_chat is not None and message.sender_chat.id == chat.id:
+    if (
+        message is not None
+        and message.sender_chat is not None
+        and message.sender_chat.id == chat.id
+    ):
         return True  # an anonymous admin posting as the group
     user = update.effective_user
     if user is None or user.id == GROUP_ANONYMOUS_BOT:
@@ -110,7 +116,10 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(update, texts.watch_usage())
         return
     if len(text) > MAX_QUERY_LENGTH:
-        await reply(update, texts.query_error(f"That topic is too long (at most {MAX_QUERY_LENGTH} characters)."))
+        await reply(
+            update,
+            texts.query_error(f"That topic is too long (at most {MAX_QUERY_LENGTH} characters)."),
+        )
         return
     try:
         query = parse_query(text, services.aliases)
@@ -121,7 +130,9 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat = update.effective_chat
     message = update.effective_message
     assert chat is not None
-    thread_id = message.message_thread_id if message is not None and message.is_topic_message else None
+    thread_id = (
+        message.message_thread_id if message is not None and message.is_topic_message else None
+    )
     try:
         topic = await asyncio.to_thread(
             services.store.add_topic,
@@ -147,7 +158,9 @@ async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     assert chat is not None
     if not wanted:
         topics = await asyncio.to_thread(services.store.list_topics, chat.id)
-        await reply(update, "Which one? <code>/unwatch NUMBER</code>\n\n" + texts.topics_list(topics))
+        await reply(
+            update, "Which one? <code>/unwatch NUMBER</code>\n\n" + texts.topics_list(topics)
+        )
         return
     topic = await asyncio.to_thread(services.store.remove_topic, chat.id, wanted[:MAX_QUERY_LENGTH])
     if topic is None:
@@ -184,10 +197,10 @@ async def plain_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("update failed: %s", context.error, exc_info=context.error)
     if isinstance(update, Update) and update.effective_message is not None:
-        try:
-            await update.effective_message.reply_text("Sorry, something went wrong. Please try again.")
-        except TelegramError:
-            pass
+        with suppress(TelegramError):
+            await update.effective_message.reply_text(
+                "Sorry, something went wrong. Please try again."
+            )
 
 
 COMMAND_HANDLERS: dict[str, Handler] = {
@@ -200,7 +213,7 @@ COMMAND_HANDLERS: dict[str, Handler] = {
 }
 
 
-def register(application: Application, services: Services) -> None:  # type: ignore[type-arg]
+def register(application: Application[Any, Any, Any, Any, Any, Any], services: Services) -> None:
     application.bot_data["services"] = services
     for name, callback in COMMAND_HANDLERS.items():
         application.add_handler(CommandHandler(name, callback))
@@ -209,4 +222,3 @@ def register(application: Application, services: Services) -> None:  # type: ign
         MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, plain_text)
     )
     application.add_error_handler(on_error)
-

@@ -22,7 +22,7 @@ COMMANDS: list[tuple[str, str, str]] = [
 QUERY_SYNTAX = (
     "<b>How to write a topic</b>\n"
     "• <code>Putin Modi summit</code>: all words must appear\n"
-    "• <code>\"state visit\"</code>: an exact phrase\n"
+    '• <code>"state visit"</code>: an exact phrase\n'
     "• <code>summit OR visit</code>: either word\n"
     "• <code>-cricket</code> or <code>NOT cricket</code>: leave out items with this word\n"
     "• <code>( … )</code>: group, e.g. <code>Putin Modi (summit OR visit)</code>\n"
@@ -43,12 +43,18 @@ def welcome(first_name: str) -> str:
 
 def help_text() -> str:
     lines = ["<b>Commands</b>"]
-    lines += [f"/{name}: {escape(about)}\n   <code>{escape(example)}</code>" for name, about, example in COMMANDS]
+    lines += [
+        f"/{name}: {escape(about)}\n   <code>{escape(example)}</code>"
+        for name, about, example in COMMANDS
+    ]
     return "\n".join(lines) + "\n\n" + QUERY_SYNTAX
 
 
 def watch_usage() -> str:
-    return "Tell me what to watch, for example:\n<code>/watch Putin Modi summit</code>\n\n" + QUERY_SYNTAX
+    return (
+        "Tell me what to watch, for example:\n<code>/watch Putin Modi summit</code>\n\n"
+        + QUERY_SYNTAX
+    )
 
 
 def query_error(message: str) -> str:
@@ -65,7 +71,10 @@ def watching(topic: Topic, understood: str) -> str:
 
 def topics_list(topics: Sequence[Topic]) -> str:
     if not topics:
-        return "You are not watching anything yet.\n" + f"Try: <code>/watch {escape(EXAMPLE_QUERY)}</code>"
+        return (
+            "You are not watching anything yet.\n"
+            + f"Try: <code>/watch {escape(EXAMPLE_QUERY)}</code>"
+        )
     lines = ["<b>Your topics</b>"]
     for topic in topics:
         state = "" if topic.active else " (paused)"
@@ -79,7 +88,8 @@ def unwatched(topic: Topic) -> str:
 
 
 def unwatch_missing(wanted: str) -> str:
-    return f"I found no topic <code>{escape(shorten(wanted, 100))}</code> here. /list shows your topics."
+    wanted_html = escape(shorten(wanted, 100))
+    return f"I found no topic <code>{wanted_html}</code> here. /list shows your topics."
 
 
 def ago(moment: datetime | None) -> str:
@@ -100,7 +110,8 @@ def source_line(source: Source) -> str:
     if source.retired:
         health = "❌ gone"
     elif source.error_streak:
-        health = f"⚠️ {source.error_streak} failure(s) in a row: {escape(shorten(source.last_error or '', 80))}"
+        reason = escape(shorten(source.last_error or "", 80))
+        health = f"⚠️ {source.error_streak} failure(s) in a row: {reason}"
     elif source.last_success_at:
         health = f"✅ checked {ago(source.last_success_at)}"
     else:
@@ -117,4 +128,7 @@ def sources_list(sources: Sequence[Source]) -> str:
 
 NOT_ADMIN = "Only this group's admins can change its watches."
 UNKNOWN_COMMAND = "I don't know that command. /help lists what I can do."
-PLAIN_TEXT_HINT = "To watch a topic, send <code>/watch</code> and the words, e.g. <code>/watch Putin Modi summit</code>."
+PLAIN_TEXT_HINT = (
+    "To watch a topic, send <code>/watch</code> and the words, "
+    "e.g. <code>/watch Putin Modi summit</code>."
+)
