@@ -49,9 +49,13 @@ def test_an_item_is_claimed_once_and_its_alerts_queued_with_it(store: Store) -> 
     again = store.claim_new_items(source.id, [(first, ["u:1", "t:x"])], route)
     assert again.claimed == [] and again.alerts == 0
     # A copy sharing only its title key is the same story; its new URL is remembered.
-    copy = store.claim_new_items(source.id, [(item("copy", "https://b.test/1"), ["u:2", "t:x"])], route)
+    copy = store.claim_new_items(
+        source.id, [(item("copy", "https://b.test/1"), ["u:2", "t:x"])], route
+    )
     assert copy.claimed == []
-    assert store.claim_new_items(source.id, [(item("x", "https://b.test/1"), ["u:2"])]).claimed == []
+    assert (
+        store.claim_new_items(source.id, [(item("x", "https://b.test/1"), ["u:2"])]).claimed == []
+    )
     assert store.outbox_backlog() == 1
     assert store.enqueue([OutboxRow(1, result.claimed[0].id, None, None, "dup", "")]) == 0
 

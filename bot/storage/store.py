@@ -514,9 +514,11 @@ def _insert_ignore(session: Session, model: Any, rows: list[dict[str, Any]]) -> 
         return 0
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(model.__table__).values(rows).on_conflict_do_nothing()
-    result = session.exec(statement)
-    return int(result.rowcount or 0)
+    table = model.__table__
+    key = next(iter(table.primary_key.columns))
+    statement = insert(table).values(rows).on_conflict_do_nothing().returning(key)
+    # RETURNING counts what was inserted; rowcount is -1 for multi-row inserts on psycopg.
+    return len(session.exec(statement).all())
 
 
 def _outbox_values(rows: Sequence[OutboxRow]) -> list[dict[str, Any]]:
