@@ -10,6 +10,8 @@ from datetime import timedelta
 from typing import Any
 
 from telegram import Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
 
 from bot.config import USER_AGENT, Settings, load_sources
@@ -17,11 +19,14 @@ from bot.delivery.sender import Sender
 from bot.match import load_aliases
 from bot.observability import HealthServer, Metrics
 from bot.pipeline import Poller, PollOutcome, TopicCache
+from bot.sources.articles import ArticleFetcher
 from bot.sources.fetch import Fetcher
+from bot.sources.schedule import Clamp
 from bot.storage.db import make_engine
 from bot.storage.migrate import upgrade_database
-from bot.storage.models import utcnow
+from bot.storage.models import Source, utcnow
 from bot.storage.store import Store
+from bot.telegram import texts
 from bot.telegram.handlers import Services, register
 
 log = logging.getLogger(__name__)
@@ -63,14 +68,22 @@ class Runtime:
         self.sender = Sender(
             self.store, self.application.bot, on_event=self.metrics.record_send_event
         )
+        self.articles = ArticleFetcher(self.fetcher)
         self.poller = Poller(
             self.store,
             self.fetcher,
             TopicCache(aliases),
             default_interval=settings.poll_interval,
+            clamp=Clamp(settings.poll_min_interval, settings.poll_max_interval),
+            articles=self.articles if settings.full_text else None,
+            full_text_per_poll=settings.full_text_per_poll,
             on_enqueued=self.sender.wake,
+            on_retired=self.tell_source_gone,
         )
-        register(self.application, Services(self.store, settings, aliases))
+        register(
+            self.application,
+            Services(self.store, settings, aliases, fetcher=self.fetcher, articles=self.articles),
+        )
         self.health_server: HealthServer | None = None
         if settings.health_port:
             self.health_server = HealthServer(
@@ -132,6 +145,14 @@ class Runtime:
             allowed_updates=Update.ALL_TYPES,
             drop_pending_updates=False,
         )
+
+    async def tell_source_gone(self, source: Source, chats: set[int]) -> None:
+        text = texts.source_gone(source)
+        for chat_id in sorted(chats):
+            try:
+                await self.application.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
+            except TelegramError as exc:
+                log.info("could not tell chat %s that a source is gone: %s", chat_id, exc)
 
     async def _poll_job(self, _context: ContextTypes.DEFAULT_TYPE) -> None:
         for outcome in await self.poller.poll_due():

@@ -9,6 +9,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.sources.search import BING_NEWS, GOOGLE_NEWS
+
 USER_AGENT = "SummitWatch/0.1 (+https://github.com/summit-watch/summit-watch; news alert bot)"
 
 
@@ -36,6 +38,14 @@ class Settings(BaseSettings):
     fetch_concurrency: int = Field(default=50, ge=1)
     fetch_per_host: int = Field(default=2, ge=1)
     max_topics_per_chat: int = Field(default=50, ge=1)
+    max_sources_per_chat: int = Field(default=50, ge=1)
+    poll_min_interval: float = Field(default=120.0, ge=1.0)
+    poll_max_interval: float = Field(default=6 * 3600.0, ge=1.0)
+    news_search: bool = True
+    news_search_google_url: str = GOOGLE_NEWS
+    news_search_bing_url: str = BING_NEWS
+    full_text: bool = True
+    full_text_per_poll: int = Field(default=5, ge=0)
     telegram_poll_timeout: float = Field(default=30.0, ge=0)
 
     @field_validator("admin_ids", mode="before")

@@ -4,24 +4,36 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot import domain
 from bot.dedup.fingerprint import guid_key, title_fingerprint, url_key
+from bot.domain import FetchResult
 from bot.match import Aliases, MatchDoc, QueryError, TopicIndex, parse_query
+from bot.sources.articles import MAX_TEXT as MAX_ARTICLE_TEXT
+from bot.sources.articles import ArticleFetcher
+from bot.sources.extract import find_article_links
 from bot.sources.fetch import Fetcher, FetchError
 from bot.sources.normalize import normalize_entry
 from bot.sources.parse import parse_feed
+from bot.sources.schedule import (
+    DEFAULT_CLAMP,
+    Clamp,
+    error_backoff,
+    jittered,
+    observed_gap,
+    poll_interval,
+    server_floor,
+)
+from bot.sources.search import unwrap_search_link
 from bot.storage.models import Source, utcnow
 from bot.storage.store import ActiveTopic, NewItem, OutboxRow, Store
+from bot.summarize.summary import summarize
 from bot.telegram.format import AlertView, format_alert
 
 log = logging.getLogger(__name__)
-
-MAX_BACKOFF = 24 * 3600.0
 
 
 def item_keys(item: domain.Item) -> list[str]:
@@ -33,11 +45,6 @@ def item_keys(item: domain.Item) -> list[str]:
     if fingerprint:
         keys.append("t:" + fingerprint)
     return keys
-
-
-def error_backoff(interval: float, streak: int) -> float:
-    """Exponential backoff from the source's interval, capped at a day; never gives up."""
-    return min(MAX_BACKOFF, interval * (2 ** max(0, streak)))
 
 
 class TopicCache:
@@ -75,6 +82,10 @@ class PollOutcome:
     error_kind: str | None = None  # fetch error kind, "parse" or "internal"
 
 
+RetiredHandler = Callable[[Source, set[int]], Awaitable[None]]
+THIN_TEXT = 200  # a title and a line: too little to match or summarize well
+
+
 class Poller:
     def __init__(
         self,
@@ -83,22 +94,30 @@ class Poller:
         topics: TopicCache,
         *,
         default_interval: float,
+        clamp: Clamp = DEFAULT_CLAMP,
+        articles: ArticleFetcher | None = None,
+        full_text_per_poll: int = 5,
         on_enqueued: Callable[[], None] = lambda: None,
+        on_retired: RetiredHandler | None = None,
     ) -> None:
         self.store = store
         self.fetcher = fetcher
         self.topics = topics
         self.default_interval = default_interval
+        self.clamp = clamp
+        self.articles = articles
+        self.full_text_per_poll = full_text_per_poll
         self.on_enqueued = on_enqueued
+        self.on_retired = on_retired
         self.last_cycle_at: datetime | None = None
         self._cycle_lock = asyncio.Lock()
 
-    def interval_for(self, source: Source) -> float:
-        return source.interval or self.default_interval
-
-    def next_check(self, interval: float) -> datetime:
-        jitter = 1.0 + random.uniform(-0.1, 0.1) if interval >= 60 else 1.0
-        return utcnow() + timedelta(seconds=interval * jitter)
+    def base_interval(self, source: Source) -> float:
+        if source.current_interval:
+            return source.current_interval
+        return poll_interval(
+            default=self.default_interval, explicit=source.interval, clamp=self.clamp
+        )
 
     async def poll_due(self) -> list[PollOutcome]:
         """Poll every due source once; concurrency is bounded by the fetcher's caps."""
@@ -117,80 +136,172 @@ class Poller:
             return await self.poll_source(source)
         except Exception as exc:  # one bad source must never stop the cycle
             log.exception("poll of %s failed", source.url)
-            assert source.id is not None
-            await asyncio.to_thread(
-                self.store.record_poll_error,
-                source.id,
-                f"internal error: {type(exc).__name__}",
-                next_check_at=self.next_check(error_backoff(self.interval_for(source), 1)),
+            return await self._record_error(
+                source, f"internal error: {type(exc).__name__}", kind="internal"
             )
-            return PollOutcome(source.id, "error", error=str(exc), error_kind="internal")
 
     async def poll_source(self, source: Source) -> PollOutcome:
         assert source.id is not None
-        interval = self.interval_for(source)
         try:
             result = await self.fetcher.fetch(
                 source.url, etag=source.etag, last_modified=source.last_modified
             )
         except FetchError as exc:
+            if exc.status == 410:
+                return await self._retire(source, str(exc))
             return await self._record_error(
                 source, str(exc), kind=exc.kind, retry_after=exc.retry_after
             )
 
         if result.not_modified:
-            await asyncio.to_thread(
-                self.store.record_poll,
-                source.id,
-                next_check_at=self.next_check(interval),
-                etag=result.etag,
-                last_modified=result.last_modified,
-                not_modified=True,
-                new_url=result.permanent_redirect,
+            interval = poll_interval(
+                default=self.default_interval,
+                explicit=source.interval or source.current_interval,
+                floor=server_floor(result.headers),
+                clamp=self.clamp,
             )
+            await self._record_success(source, result, interval, not_modified=True)
             return PollOutcome(source.id, "not_modified")
+
+        if source.kind == "page":
+            return await self._poll_page(source, result)
 
         parsed = await asyncio.to_thread(
             parse_feed, result.body, url=result.final_url, content_type=result.content_type
         )
+        if not parsed.is_feed and not parsed.entries:
+            if parsed.feed_links:
+                return await self._move_to_feed(source, parsed.feed_links)
+            if not source.is_global and "html" in result.content_type:
+                await asyncio.to_thread(self.store.set_source_kind, source.id, "page")
+                return await self._poll_page(source, result)
         if not parsed.entries and (parsed.error or not parsed.is_feed):
             return await self._record_error(source, parsed.error or "Not a feed", kind="parse")
 
         name = source.name or parsed.title or ""
+        entries = parsed.entries
+        if source.kind == "search":
+            entries = [replace(entry, link=unwrap_search_link(entry.link)) for entry in entries]
         items = [
             normalize_entry(entry, source_url=source.url, source_name=name)
-            for entry in parsed.entries
+            for entry in entries
             if entry.link or entry.title
         ]
-        candidates = [(item, item_keys(item)) for item in items]
+        if source.initialized and self.articles is not None:
+            items = await self._with_full_text(items)
+        outcome = await self._ingest(source, items)
+        interval = poll_interval(
+            default=self.default_interval,
+            explicit=source.interval,
+            gap=observed_gap(entry.published for entry in parsed.entries),
+            floor=server_floor(result.headers, parsed.ttl_seconds),
+            clamp=self.clamp,
+        )
+        await self._record_success(source, result, interval, name=parsed.title)
+        return outcome
 
+    async def _ingest(self, source: Source, items: list[domain.Item]) -> PollOutcome:
+        assert source.id is not None
+        candidates = [(item, item_keys(item)) for item in items]
         if not source.initialized:
             ingested = await asyncio.to_thread(self.store.claim_new_items, source.id, candidates)
-            outcome = PollOutcome(source.id, "first", new_items=len(ingested.claimed))
-        else:
-            audience = await asyncio.to_thread(self.store.chats_for_source, source.id)
-            ingested = await asyncio.to_thread(
-                self.store.claim_new_items,
-                source.id,
-                candidates,
-                lambda new: self.route(new, audience),
-            )
-            outcome = PollOutcome(
-                source.id, "ok", new_items=len(ingested.claimed), alerts=ingested.alerts
-            )
-            if ingested.alerts:
-                self.on_enqueued()
-
-        await asyncio.to_thread(
-            self.store.record_poll,
+            return PollOutcome(source.id, "first", new_items=len(ingested.claimed))
+        audience = await asyncio.to_thread(self.store.chats_for_source, source.id)
+        ingested = await asyncio.to_thread(
+            self.store.claim_new_items,
             source.id,
-            next_check_at=self.next_check(interval),
-            etag=result.etag,
-            last_modified=result.last_modified,
-            new_url=result.permanent_redirect,
-            name=parsed.title,
+            candidates,
+            lambda new: self.route(new, audience),
         )
+        if ingested.alerts:
+            self.on_enqueued()
+        return PollOutcome(source.id, "ok", new_items=len(ingested.claimed), alerts=ingested.alerts)
+
+    async def _unseen(self, urls: list[str]) -> list[str]:
+        seen = await asyncio.to_thread(self.store.seen_keys, [url_key(url) for url in urls])
+        return [url for url in urls if url_key(url) not in seen]
+
+    async def _with_full_text(self, items: list[domain.Item]) -> list[domain.Item]:
+        """Fetch the article behind new items too thin to match or summarize, a few per poll."""
+        assert self.articles is not None
+        thin = [item.url for item in items if len(item.text) < THIN_TEXT and item.url]
+        wanted = set((await self._unseen(thin))[: self.full_text_per_poll]) if thin else set()
+        if not wanted:
+            return items
+        urls = sorted(wanted)
+        articles = dict(
+            zip(
+                urls,
+                await asyncio.gather(*(self.articles.article(url) for url in urls)),
+                strict=True,
+            )
+        )
+        enriched = []
+        for item in items:
+            article = articles.get(item.url)
+            if article is not None and len(article.text) > len(item.text):
+                item = replace(
+                    item,
+                    text=article.text[:MAX_ARTICLE_TEXT],
+                    summary=article.summary or summarize(article.text, title=item.title),
+                    language=item.language or article.language,
+                )
+            enriched.append(item)
+        return enriched
+
+    async def _poll_page(self, source: Source, result: FetchResult) -> PollOutcome:
+        """Page mode: a listing page's new same-site article links become items."""
+        assert source.id is not None
+        html = result.body.decode("utf-8", "replace")
+        links = await asyncio.to_thread(find_article_links, html, base_url=result.final_url)
+        name = source.name or _site(result.final_url)
+        interval = poll_interval(
+            default=self.default_interval,
+            explicit=source.interval,
+            floor=server_floor(result.headers),
+            clamp=self.clamp,
+        )
+        if not source.initialized:
+            await asyncio.to_thread(self.store.remember_keys, [url_key(link) for link in links])
+            await self._record_success(source, result, interval, kind="page")
+            return PollOutcome(source.id, "first", new_items=len(links))
+        fresh = (await self._unseen(links))[: max(1, self.full_text_per_poll)]
+        items = []
+        for link, article in zip(
+            fresh, await asyncio.gather(*(self._page_article(link) for link in fresh)), strict=True
+        ):
+            if article is None:
+                continue
+            items.append(
+                domain.Item(
+                    source_url=source.url,
+                    source_name=name,
+                    title=article.title or link,
+                    url=link,
+                    guid=None,
+                    published=article.published,
+                    text=article.text[:MAX_ARTICLE_TEXT],
+                    summary=article.summary,
+                    language=article.language,
+                )
+            )
+        outcome = await self._ingest(source, items)
+        await self._record_success(source, result, interval, kind="page")
         return outcome
+
+    async def _page_article(self, url: str) -> domain.Article | None:
+        if self.articles is None:
+            return None
+        return await self.articles.article(url)
+
+    async def _move_to_feed(self, source: Source, feed_links: list[str]) -> PollOutcome:
+        """The source is a page that names its feed: watch the feed from now on."""
+        assert source.id is not None
+        for link in feed_links[:3]:
+            if await asyncio.to_thread(self.store.move_source, source.id, link):
+                log.info("source %s now follows its feed %s", source.url, link)
+                return PollOutcome(source.id, "moved")
+        return await self._record_error(source, "The page's feed is already a source", kind="parse")
 
     def route(self, new: NewItem, audience: set[int] | None) -> list[OutboxRow]:
         """One outbox row per chat whose topics match, whatever the number of matching topics."""
@@ -221,13 +332,35 @@ class Poller:
             rows.append(OutboxRow(chat_id, new.id, first.id, first.thread_id, text, item.url))
         return rows
 
+    async def _record_success(
+        self,
+        source: Source,
+        result: FetchResult,
+        interval: float,
+        *,
+        not_modified: bool = False,
+        name: str | None = None,
+        kind: str | None = None,
+    ) -> None:
+        assert source.id is not None
+        await asyncio.to_thread(
+            self.store.record_poll,
+            source.id,
+            next_check_at=utcnow() + timedelta(seconds=jittered(interval)),
+            etag=result.etag,
+            last_modified=result.last_modified,
+            not_modified=not_modified,
+            new_url=result.permanent_redirect,
+            name=name,
+            current_interval=interval,
+            kind=kind,
+        )
+
     async def _record_error(
         self, source: Source, error: str, *, kind: str, retry_after: float | None = None
     ) -> PollOutcome:
         assert source.id is not None
-        delay = error_backoff(self.interval_for(source), source.error_streak)
-        if retry_after:
-            delay = max(delay, min(retry_after, MAX_BACKOFF))
+        delay = error_backoff(self.base_interval(source), source.error_streak, retry_after)
         await asyncio.to_thread(
             self.store.record_poll_error,
             source.id,
@@ -236,3 +369,20 @@ class Poller:
         )
         log.info("source %s failed: %s (next try in %.0fs)", source.url, error, delay)
         return PollOutcome(source.id, "error", error=error, error_kind=kind)
+
+    async def _retire(self, source: Source, error: str) -> PollOutcome:
+        """410 Gone: the source is retired for good and its subscribers are told."""
+        assert source.id is not None
+        await asyncio.to_thread(
+            self.store.record_poll_error, source.id, error, next_check_at=utcnow(), retire=True
+        )
+        chats = await asyncio.to_thread(self.store.chats_for_source, source.id)
+        if self.on_retired is not None and chats:
+            await self.on_retired(source, chats)
+        return PollOutcome(source.id, "error", error=error, error_kind="gone")
+
+
+def _site(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return (urlsplit(url).hostname or url).removeprefix("www.")

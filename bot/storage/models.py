@@ -29,6 +29,7 @@ class Topic(SQLModel, table=True):
     query: str = Field(sa_column=Column(Text, nullable=False))
     thread_id: int | None = None
     active: bool = True
+    search: bool = True  # backed by news-search feeds built from the query
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -40,7 +41,9 @@ class Source(SQLModel, table=True):
     name: str = ""
     kind: str = "feed"  # feed | page | search
     is_global: bool = False
-    interval: float | None = None
+    interval: float | None = None  # explicit, from sources.toml
+    current_interval: float | None = None  # what the schedule settled on last time
+    topic_id: int | None = Field(default=None, index=True)  # the topic a search source serves
     etag: str | None = None
     last_modified: str | None = None
     initialized: bool = False  # the first poll records items without alerting

@@ -296,11 +296,15 @@ class Store:
         not_modified: bool = False,
         new_url: str | None = None,
         name: str | None = None,
+        current_interval: float | None = None,
+        kind: str | None = None,
     ) -> None:
         with self.session() as session:
             source = session.get(Source, source_id)
             if source is None:
                 return
+            source.current_interval = current_interval or source.current_interval
+            source.kind = kind or source.kind
             source.polls += 1
             source.not_modified_count += int(not_modified)
             source.etag = etag
@@ -316,6 +320,92 @@ class Store:
                 if clash is None:
                     source.url = new_url
             session.add(source)
+            session.commit()
+
+    def set_source_kind(self, source_id: int, kind: str) -> None:
+        with self.session() as session:
+            session.exec(update(Source).where(col(Source.id) == source_id).values(kind=kind))
+            session.commit()
+
+    def move_source(self, source_id: int, new_url: str) -> bool:
+        """Point a source at another URL (its feed), unless that URL is a source already."""
+        with self.session() as session:
+            if session.exec(select(Source.id).where(Source.url == new_url)).first() is not None:
+                return False
+            session.exec(
+                update(Source)
+                .where(col(Source.id) == source_id)
+                .values(
+                    url=new_url, kind="feed", etag=None, last_modified=None, next_check_at=utcnow()
+                )
+            )
+            session.commit()
+            return True
+
+    def add_chat_source(
+        self,
+        chat_id: int,
+        url: str,
+        *,
+        name: str = "",
+        kind: str = "feed",
+        topic_id: int | None = None,
+        limit: int = 50,
+    ) -> tuple[Source, bool]:
+        """Link a chat to a source (creating it if new); returns it and whether the link is new."""
+        with self.session() as session:
+            source = session.exec(select(Source).where(Source.url == url)).first()
+            if source is None:
+                source = Source(url=url, name=name[:200], kind=kind, topic_id=topic_id)
+                session.add(source)
+                session.flush()
+            assert source.id is not None
+            if session.get(ChatSource, (chat_id, source.id)) is not None:
+                session.commit()
+                return source, False
+            if kind != "search":
+                count = session.exec(
+                    select(func.count())
+                    .select_from(ChatSource)
+                    .join(Source, col(Source.id) == col(ChatSource.source_id))
+                    .where(ChatSource.chat_id == chat_id, Source.kind != "search")
+                ).one()
+                if count >= limit:
+                    raise QuotaExceeded(f"This chat already has {count} sources (the limit).")
+            session.add(ChatSource(chat_id=chat_id, source_id=source.id))
+            session.commit()
+            session.refresh(source)
+            return source, True
+
+    def remove_chat_source(self, chat_id: int, wanted: str) -> Source | None:
+        """Unlink a chat's source by its number or URL."""
+        with self.session() as session:
+            linked = select(ChatSource.source_id).where(ChatSource.chat_id == chat_id)
+            statement = select(Source).where(col(Source.id).in_(linked))
+            key = wanted.strip().lstrip("#")
+            source = None
+            if key.isdigit():
+                source = session.exec(statement.where(Source.id == int(key))).first()
+            if source is None:
+                source = session.exec(statement.where(Source.url == wanted.strip())).first()
+            if source is None or source.id is None:
+                return None
+            link = session.get(ChatSource, (chat_id, source.id))
+            if link is not None:
+                session.delete(link)
+            session.commit()
+            return source
+
+    def unlink_sources(self, chat_id: int, urls: Sequence[str]) -> None:
+        """Stop polling these sources for a chat (a removed topic's search feeds)."""
+        with self.session() as session:
+            ids = session.exec(select(Source.id).where(col(Source.url).in_(list(urls)))).all()
+            if ids:
+                session.exec(
+                    delete(ChatSource).where(
+                        col(ChatSource.chat_id) == chat_id, col(ChatSource.source_id).in_(ids)
+                    )
+                )
             session.commit()
 
     def record_poll_error(
@@ -388,6 +478,14 @@ class Store:
                     nested.rollback()
             session.commit()
         return Ingested(claimed, alerts)
+
+    def seen_keys(self, keys: Sequence[str]) -> set[str]:
+        if not keys:
+            return set()
+        with self.session() as session:
+            return set(
+                session.exec(select(SeenKey.key).where(col(SeenKey.key).in_(list(keys)))).all()
+            )
 
     def remember_keys(self, keys: Iterable[str]) -> None:
         with self.session() as session:

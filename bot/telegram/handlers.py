@@ -16,12 +16,19 @@ from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandl
 
 from bot.config import Settings
 from bot.match import Aliases, QueryError, parse_query
+from bot.sources.articles import ArticleFetcher
+from bot.sources.fetch import Fetcher, FetchError
+from bot.sources.netguard import BlockedAddress, validate_url
+from bot.sources.probe import NotASource, probe_source
+from bot.sources.search import search_feeds
+from bot.storage.models import Topic
 from bot.storage.store import QuotaExceeded, Store
 from bot.telegram import texts
 
 log = logging.getLogger(__name__)
 
 MAX_QUERY_LENGTH = 300
+MAX_URL_LENGTH = 2048
 GROUP_ANONYMOUS_BOT = 1087968824
 _SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "″": '"'})
 
@@ -31,7 +38,22 @@ class Services:
     store: Store
     settings: Settings
     aliases: Aliases | None = None
+    fetcher: Fetcher | None = None
+    articles: ArticleFetcher | None = None
     on_topics_changed: Callable[[], None] = field(default=lambda: None)
+
+    def search_urls(self, topic: Topic, language: str) -> list[tuple[str, str]]:
+        if not self.settings.news_search or not topic.search:
+            return []
+        return [
+            (feed.url, feed.name)
+            for feed in search_feeds(
+                topic.query,
+                language=language,
+                google_template=self.settings.news_search_google_url,
+                bing_template=self.settings.news_search_bing_url,
+            )
+        ]
 
 
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
@@ -57,18 +79,20 @@ def services_of(context: ContextTypes.DEFAULT_TYPE) -> Services:
     return services
 
 
-async def ensure_chat(update: Update, services: Services) -> None:
+async def ensure_chat(update: Update, services: Services) -> str:
+    """Record the chat; returns its language."""
     chat = update.effective_chat
     if chat is None:
-        return
+        return "en"
     user = update.effective_user
-    await asyncio.to_thread(
+    stored = await asyncio.to_thread(
         services.store.ensure_chat,
         chat.id,
         type=chat.type,
         title=chat.title or chat.username or (user.full_name if user else ""),
         language=(user.language_code if user else None),
     )
+    return stored.language
 
 
 async def may_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
@@ -126,7 +150,7 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     except QueryError as exc:
         await reply(update, texts.query_error(str(exc)))
         return
-    await ensure_chat(update, services)
+    language = await ensure_chat(update, services)
     chat = update.effective_chat
     message = update.effective_message
     assert chat is not None
@@ -144,6 +168,15 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     except QuotaExceeded as exc:
         await reply(update, f"⚠️ {exc} Remove one with /unwatch first.")
         return
+    for url, name in services.search_urls(topic, language):
+        await asyncio.to_thread(
+            services.store.add_chat_source,
+            chat.id,
+            url,
+            name=name,
+            kind="search",
+            topic_id=topic.id,
+        )
     services.on_topics_changed()
     await reply(update, texts.watching(topic, query.describe()))
 
@@ -166,6 +199,13 @@ async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if topic is None:
         await reply(update, texts.unwatch_missing(wanted))
         return
+    stored = await asyncio.to_thread(services.store.get_chat, chat.id)
+    language = stored.language if stored else "en"
+    remaining = await asyncio.to_thread(services.store.list_topics, chat.id)
+    still_used = {url for other in remaining for url, _ in services.search_urls(other, language)}
+    unused = [url for url, _ in services.search_urls(topic, language) if url not in still_used]
+    if unused:
+        await asyncio.to_thread(services.store.unlink_sources, chat.id, unused)
     services.on_topics_changed()
     await reply(update, texts.unwatched(topic))
 
@@ -184,6 +224,77 @@ async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     assert chat is not None
     found = await asyncio.to_thread(services.store.sources_for_chat, chat.id)
     await reply(update, texts.sources_list(found))
+
+
+async def add_source(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    services = services_of(context)
+    if not await may_change(update, context):
+        await reply(update, texts.NOT_ADMIN)
+        return
+    wanted = command_argument(update)
+    if not wanted:
+        await reply(update, texts.ADDSOURCE_USAGE)
+        return
+    if len(wanted) > MAX_URL_LENGTH:
+        await reply(update, texts.source_refused("That address is too long."))
+        return
+    if "://" not in wanted:
+        wanted = "https://" + wanted
+    try:
+        url = validate_url(wanted, allow_private=services.settings.allow_private_networks)
+    except (BlockedAddress, ValueError) as exc:
+        await reply(update, texts.source_refused(str(exc)))
+        return
+    assert services.fetcher is not None and services.articles is not None
+    try:
+        probe = await probe_source(services.fetcher, services.articles, url)
+    except (FetchError, NotASource) as exc:
+        await reply(update, texts.source_refused(str(exc)))
+        return
+    await ensure_chat(update, services)
+    chat = update.effective_chat
+    assert chat is not None
+    try:
+        source, added = await asyncio.to_thread(
+            services.store.add_chat_source,
+            chat.id,
+            probe.url,
+            name=probe.name,
+            kind=probe.kind,
+            limit=services.settings.max_sources_per_chat,
+        )
+    except QuotaExceeded as exc:
+        await reply(update, f"⚠️ {exc} Remove one with /removesource first.")
+        return
+    await reply(update, texts.source_added(source, probe.kind, probe.latest, added))
+
+
+async def remove_source(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    services = services_of(context)
+    if not await may_change(update, context):
+        await reply(update, texts.NOT_ADMIN)
+        return
+    wanted = command_argument(update)
+    chat = update.effective_chat
+    assert chat is not None
+    if not wanted:
+        await reply(update, texts.REMOVESOURCE_USAGE)
+        return
+    source = await asyncio.to_thread(
+        services.store.remove_chat_source, chat.id, wanted[:MAX_URL_LENGTH]
+    )
+    if source is None:
+        await reply(update, texts.source_missing(wanted))
+        return
+    await reply(update, texts.source_removed(source))
+
+
+async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    services = services_of(context)
+    chat = update.effective_chat
+    assert chat is not None
+    found = await asyncio.to_thread(services.store.sources_for_chat, chat.id)
+    await reply(update, texts.status_report(found))
 
 
 async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -210,6 +321,9 @@ COMMAND_HANDLERS: dict[str, Handler] = {
     "unwatch": unwatch,
     "list": list_topics,
     "sources": sources,
+    "addsource": add_source,
+    "removesource": remove_source,
+    "status": status,
 }
 
 

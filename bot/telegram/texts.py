@@ -17,6 +17,9 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("unwatch", "Stop watching a topic (by number or text)", "/unwatch 1"),
     ("list", "Your watched topics", "/list"),
     ("sources", "The sources that are checked, with their health", "/sources"),
+    ("addsource", "Add a feed, a page or a site for this chat", "/addsource thehindu.com"),
+    ("removesource", "Remove one of this chat's sources", "/removesource 12"),
+    ("status", "Each source's last check, errors and next check", "/status"),
 ]
 
 QUERY_SYNTAX = (
@@ -92,17 +95,20 @@ def unwatch_missing(wanted: str) -> str:
     return f"I found no topic <code>{wanted_html}</code> here. /list shows your topics."
 
 
+def duration(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds}s"
+    if seconds < 5400:
+        return f"{seconds // 60} min"
+    if seconds < 48 * 3600:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} days"
+
+
 def ago(moment: datetime | None) -> str:
     if moment is None:
         return "never"
-    seconds = max(0, int((utcnow() - moment).total_seconds()))
-    if seconds < 90:
-        return f"{seconds}s ago"
-    if seconds < 5400:
-        return f"{seconds // 60} min ago"
-    if seconds < 48 * 3600:
-        return f"{seconds // 3600} h ago"
-    return f"{seconds // 86400} days ago"
+    return duration(max(0, int((utcnow() - moment).total_seconds()))) + " ago"
 
 
 def source_line(source: Source) -> str:
@@ -116,7 +122,8 @@ def source_line(source: Source) -> str:
         health = f"✅ checked {ago(source.last_success_at)}"
     else:
         health = "⏳ not checked yet"
-    scope = "" if source.is_global else " (this chat)"
+    scope = {"search": " (news search)", "page": " (page)"}.get(source.kind, "")
+    scope += "" if source.is_global else f" #{source.id}"
     return f"• {name}{scope}: {health}"
 
 
@@ -132,3 +139,66 @@ PLAIN_TEXT_HINT = (
     "To watch a topic, send <code>/watch</code> and the words, "
     "e.g. <code>/watch Putin Modi summit</code>."
 )
+
+
+ADDSOURCE_USAGE = (
+    "Send a feed, a page or a site, e.g. <code>/addsource https://www.thehindu.com</code>. "
+    "I find its feed, or watch the page for new articles."
+)
+REMOVESOURCE_USAGE = "Which one? <code>/removesource NUMBER</code> (numbers are in /sources)."
+
+
+def source_refused(reason: str) -> str:
+    return f"⚠️ I can't use that source: {escape(shorten(reason, 200))}\nNothing was added."
+
+
+def source_added(source: Source, kind: str, latest: Sequence[str], added: bool) -> str:
+    what = {"feed": "a feed", "page": "a web page (watched for new article links)"}.get(kind, kind)
+    head = "✅ Added" if added else "This chat already has"
+    lines = [f"{head} <b>{escape(shorten(source.name or source.url, 80))}</b>: {what}."]
+    if latest:
+        lines.append("Latest:")
+        lines += [f"• {escape(shorten(title, 120))}" for title in latest[:3]]
+    lines.append("New items will be matched against this chat's topics.")
+    return "\n".join(lines)
+
+
+def source_missing(wanted: str) -> str:
+    return f"This chat has no source <code>{escape(shorten(wanted, 100))}</code>. See /sources."
+
+
+def source_removed(source: Source) -> str:
+    return f"🗑 Removed <b>{escape(shorten(source.name or source.url, 80))}</b>."
+
+
+def status_report(sources: Sequence[Source]) -> str:
+    if not sources:
+        return "No sources are configured yet."
+    lines = ["<b>Source status</b>"]
+    for source in sources[:30]:
+        name = escape(shorten(source.name or source.url, 60))
+        share = f"{source.not_modified_count / source.polls:.0%}" if source.polls else "–"
+        lines.append(
+            f"<b>{name}</b>\n  last success: {ago(source.last_success_at)}; "
+            f"errors in a row: {source.error_streak}; 304 share: {share}\n"
+            f"  next check: {until(source.next_check_at)}"
+        )
+        if source.last_error:
+            reason = escape(shorten(source.last_error, 100))
+            lines.append(f"  last error ({ago(source.last_error_at)}): {reason}")
+    return "\n".join(lines)
+
+
+def until(moment: datetime | None) -> str:
+    if moment is None:
+        return "unknown"
+    seconds = int((moment - utcnow()).total_seconds())
+    return "due now" if seconds <= 0 else "in " + duration(seconds)
+
+
+def source_gone(source: Source) -> str:
+    name = escape(shorten(source.name or source.url, 80))
+    return (
+        f"❌ The source <b>{name}</b> says it is gone for good (410), so I stopped checking it. "
+        "/sources lists the rest; /addsource adds another."
+    )

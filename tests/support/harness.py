@@ -27,7 +27,9 @@ class Entry:
     published: datetime = field(default_factory=lambda: datetime.now(UTC) - timedelta(minutes=5))
 
 
-def rss(entries: Iterable[Entry], *, title: str = "Test outlet", link: str = "https://example.com/") -> str:
+def rss(
+    entries: Iterable[Entry], *, title: str = "Test outlet", link: str = "https://example.com/"
+) -> str:
     parts = [
         '<?xml version="1.0" encoding="utf-8"?>',
         '<rss version="2.0"><channel>',
@@ -47,7 +49,9 @@ def rss(entries: Iterable[Entry], *, title: str = "Test outlet", link: str = "ht
     return "".join(parts)
 
 
-async def wait_until(predicate: Callable[[], bool], timeout: float = 15.0, step: float = 0.05) -> bool:
+async def wait_until(
+    predicate: Callable[[], bool], timeout: float = 15.0, step: float = 0.05
+) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -75,6 +79,10 @@ def make_settings(
         "sources_file": sources_file,
         "allow_private_networks": True,
         "telegram_poll_timeout": 1.0,
+        # Tests reach nothing but 127.0.0.1: no news-search feeds, no article fetches
+        # unless a test turns them on with local addresses.
+        "news_search": False,
+        "full_text": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -121,7 +129,9 @@ class BotUnderTest:
         """Wait until every source was polled `more` more times."""
         start = {source.id: source.polls for source in self.sources()}
         ok = await wait_until(
-            lambda: all(s.polls >= start.get(s.id, 0) + more for s in self.sources() if not s.retired),
+            lambda: all(
+                s.polls >= start.get(s.id, 0) + more for s in self.sources() if not s.retired
+            ),
             timeout,
         )
         assert ok, "sources were not polled in time"

@@ -1,0 +1,54 @@
+"""What a user-submitted address is: a feed, a page naming its feed, or a page to watch."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from bot.sources.articles import ArticleFetcher
+from bot.sources.extract import find_article_links
+from bot.sources.fetch import Fetcher
+from bot.sources.normalize import clean_title
+from bot.sources.parse import parse_feed
+
+
+@dataclass(frozen=True, slots=True)
+class SourceProbe:
+    url: str
+    kind: str  # feed | page
+    name: str
+    latest: list[str]
+
+
+class NotASource(ValueError):
+    pass
+
+
+async def probe_source(fetcher: Fetcher, articles: ArticleFetcher, url: str) -> SourceProbe:
+    """Fetch an address once and tell what it offers. Raises FetchError or NotASource."""
+    result = await fetcher.fetch(url)
+    parsed = await asyncio.to_thread(
+        parse_feed, result.body, url=result.final_url, content_type=result.content_type
+    )
+    if not parsed.is_feed and parsed.feed_links:
+        result = await fetcher.fetch(parsed.feed_links[0])
+        parsed = await asyncio.to_thread(
+            parse_feed, result.body, url=result.final_url, content_type=result.content_type
+        )
+    host = (urlsplit(result.final_url).hostname or result.final_url).removeprefix("www.")
+    if parsed.entries:
+        titles = [clean_title(entry.title) for entry in parsed.entries[:3]]
+        feed_url = result.permanent_redirect or result.final_url
+        return SourceProbe(feed_url, "feed", clean_title(parsed.title or "") or host, titles)
+    if "html" not in result.content_type and parsed.is_feed:
+        raise NotASource(parsed.error or "The feed has no items yet")
+    if "html" not in result.content_type:
+        raise NotASource(parsed.error or "This address is neither a feed nor a web page")
+    html = result.body.decode("utf-8", "replace")
+    links = await asyncio.to_thread(find_article_links, html, base_url=result.final_url)
+    if not links:
+        raise NotASource("I found no feed and no article links on that page")
+    found = await asyncio.gather(*(articles.article(link) for link in links[:3]))
+    titles = [article.title or link for link, article in zip(links, found, strict=False) if article]
+    return SourceProbe(result.final_url, "page", host, titles or links[:3])
