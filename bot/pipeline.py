@@ -96,6 +96,7 @@ class Poller:
         default_interval: float,
         clamp: Clamp = DEFAULT_CLAMP,
         articles: ArticleFetcher | None = None,
+        full_text: bool = True,
         full_text_per_poll: int = 5,
         on_enqueued: Callable[[], None] = lambda: None,
         on_retired: RetiredHandler | None = None,
@@ -106,6 +107,7 @@ class Poller:
         self.default_interval = default_interval
         self.clamp = clamp
         self.articles = articles
+        self.full_text = full_text
         self.full_text_per_poll = full_text_per_poll
         self.on_enqueued = on_enqueued
         self.on_retired = on_retired
@@ -187,7 +189,7 @@ class Poller:
             for entry in entries
             if entry.link or entry.title
         ]
-        if source.initialized and self.articles is not None:
+        if source.initialized and self.full_text and self.articles is not None:
             items = await self._with_full_text(items)
         outcome = await self._ingest(source, items)
         interval = poll_interval(

@@ -125,14 +125,19 @@ class BotUnderTest:
     def polls(self) -> int:
         return sum(source.polls for source in self.sources())
 
-    async def wait_polls(self, more: int = 2, timeout: float = 20.0) -> None:
-        """Wait until every source was polled `more` more times."""
+    async def wait_polls(
+        self, more: int = 2, timeout: float = 20.0, *, names: set[str] | None = None
+    ) -> None:
+        """Wait until every source (or those named) was polled `more` more times."""
         start = {source.id: source.polls for source in self.sources()}
+
+        def watched() -> list[Source]:
+            return [
+                s for s in self.sources() if not s.retired and (names is None or s.name in names)
+            ]
+
         ok = await wait_until(
-            lambda: all(
-                s.polls >= start.get(s.id, 0) + more for s in self.sources() if not s.retired
-            ),
-            timeout,
+            lambda: all(s.polls >= start.get(s.id, 0) + more for s in watched()), timeout
         )
         assert ok, "sources were not polled in time"
 
