@@ -25,7 +25,7 @@ import charset_normalizer
 import feedparser
 import lxml.html
 from feedparser.datetimes import _parse_date
-from feedparser.encodings import convert_to_utf8
+from feedparser.encodings import RE_XML_PI_ENCODING, convert_to_utf8
 from feedparser.sanitizer import replace_doctype
 
 from bot.domain import FeedEntry, ParsedFeed
@@ -98,6 +98,33 @@ def _repair_double_utf8(body: bytes) -> bytes:
         return text.encode("cp1252", errors="summit_cp1252_fallback").decode("utf-8").encode()
     except UnicodeError:
         return body
+
+
+# --- undeclared charsets --------------------------------------------------------------------
+
+_DECLARED_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']""", re.IGNORECASE)
+# Single-byte and CJK encodings whose text feedparser would otherwise read as windows-1252.
+_SNIFFABLE = frozenset(
+    {
+        "cp1251", "koi8_r", "koi8_u", "iso8859_5", "mac_cyrillic", "cp866", "cp1253", "iso8859_7",
+        "gb18030", "gb2312", "big5", "shift_jis", "cp932", "euc_jp", "euc_kr", "cp949",
+    }
+)  # fmt: skip
+
+
+def _undeclared_charset(body: bytes, content_type: str) -> str | None:
+    """Guess the charset of a body that declares none and is not UTF-8."""
+    if "charset=" in content_type.lower() or body[:4] in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"):
+        return None
+    if body[:2] in (b"\xff\xfe", b"\xfe\xff") or _DECLARED_ENCODING.match(body[:512]):
+        return None
+    try:
+        body.decode("utf-8")
+        return None
+    except UnicodeDecodeError:
+        pass
+    best = charset_normalizer.from_bytes(body[:65536]).best()
+    return best.encoding if best is not None and best.encoding in _SNIFFABLE else None
 
 
 # --- XML prolog scan and entity guard --------------------------------------------------------
@@ -251,6 +278,7 @@ def _guard_entities(converted: bytes, prolog: _Prolog) -> bytes | None:
         if _expansion(converted[end:], sizes) > MAX_ENTITY_EXPANSION:
             raise _EntityRefused
         head = converted[start:subset].rstrip()
+        # On a line of its own, so feedparser's own DOCTYPE regex sees the same declaration.
         subset_text = b" [\n" + b"\n".join(kept) + b"\n]" if kept else b""
         rewritten = converted[:start] + b"\n" + head + subset_text + b">" + converted[end:]
     # feedparser's loose parser expands what its own regex finds; check that too.
@@ -408,7 +436,9 @@ def _entry_language(entry: Mapping[str, Any], feed_language: str | None) -> str 
 
 def _entry_published(entry: Mapping[str, Any]) -> datetime | None:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        value = _valid_date(_from_struct(entry.get(key)))
+        # dict.get skips FeedParserDict's deprecated updated -> published aliasing.
+        raw = dict.get(entry, key) if isinstance(entry, dict) else entry.get(key)
+        value = _valid_date(_from_struct(raw))
         if value:
             return value
     return None
@@ -426,39 +456,20 @@ def _to_entry(entry: Mapping[str, Any], base: str, feed_language: str | None) ->
     )
 
 
-_DECLARED_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']""", re.IGNORECASE)
-# Single-byte and CJK encodings whose text feedparser would otherwise read as windows-1252.
-_SNIFFABLE = frozenset(
-    {
-        "cp1251", "koi8_r", "koi8_u", "iso8859_5", "mac_cyrillic", "cp866", "cp1253", "iso8859_7",
-        "gb18030", "gb2312", "big5", "shift_jis", "cp932", "euc_jp", "euc_kr", "cp949",
-    }
-)  # fmt: skip
-
-
-def _undeclared_charset(body: bytes, content_type: str) -> str | None:
-    """Guess the charset of a body that declares none and is not UTF-8."""
-    if "charset=" in content_type.lower() or body[:4] in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"):
-        return None
-    if body[:2] in (b"\xff\xfe", b"\xfe\xff") or _DECLARED_ENCODING.match(body[:512]):
-        return None
-    try:
-        body.decode("utf-8")
-        return None
-    except UnicodeDecodeError:
-        pass
-    best = charset_normalizer.from_bytes(body[:65536]).best()
-    return best.encoding if best is not None and best.encoding in _SNIFFABLE else None
-
-
 def _prepare(body: bytes, *, url: str, content_type: str) -> tuple[bytes, dict[str, str], _Prolog]:
     """Apply the entity guard; returns the bytes and headers to give feedparser."""
     headers = {"content-location": url, "content-type": content_type or "application/xml"}
     if charset := _undeclared_charset(body, content_type):
         headers["content-type"] = f"application/xml; charset={charset}"
     probe: dict[str, Any] = {}
-    # Scan the document as feedparser will see it, so UTF-16 or UTF-7 cannot hide a DOCTYPE.
-    converted = convert_to_utf8(dict(headers), body, probe)
+    try:
+        # Scan the document as feedparser will see it, so UTF-16 or UTF-7 cannot hide a DOCTYPE.
+        converted = convert_to_utf8(dict(headers), body, probe)
+    except UnicodeDecodeError:
+        # feedparser chokes on a non-UTF-8 encoding name in the XML declaration; blank it.
+        if bogus := RE_XML_PI_ENCODING.match(body):
+            body = body[: bogus.start(1)] + body[bogus.end(1) :]
+        converted = convert_to_utf8(dict(headers), body, probe)
     prolog = _scan_prolog(converted)
     rewritten = _guard_entities(converted, prolog)
     if rewritten is not None:
@@ -515,7 +526,7 @@ def _parse_json_feed(body: bytes, url: str) -> ParsedFeed | None:
             FeedEntry(
                 title=_text(item.get("title")),
                 link=link,
-                guid=str(item_id).strip() or None if item_id is not None else None,
+                guid=None if item_id is None else (str(item_id).strip() or None),
                 published=published,
                 content_html=content if len(content) >= len(summary) else summary,
                 author=author or None,

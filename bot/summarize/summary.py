@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 
 ELLIPSIS = "…"
 
@@ -70,7 +71,6 @@ _MONTH = (
 )
 _CITY = r"[A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*){0,3}"
 _CAPS_CITY = r"[A-Z][A-Z.'’-]{2,}(?:\s+[A-Z][A-Z.'’-]+){0,3}"
-_DASH = r"\s*(?:[-—–:]+|\s)\s*"
 _DATELINES = [
     # (Reuters) - / (AP) —
     re.compile(rf"^\({_AGENCY}\)\s*[-—–:]+\s*"),
@@ -107,6 +107,7 @@ _ABBREVIATIONS = frozenset(
 )  # fmt: skip
 _TERMINAL = ".!?…।॥"
 _CLOSERS = "\"'”’»)]›"
+_JOINABLE = frozenset(_TERMINAL + _CLOSERS + ":;,-–—")
 _BOUNDARY = re.compile(rf"[{_TERMINAL}]+[{re.escape(_CLOSERS)}]*(?=\s+)")
 _WORD_BEFORE = re.compile(r"([\w.]+)$")
 
@@ -139,10 +140,13 @@ def strip_dateline(text: str) -> str:
     return text
 
 
-def _sentences(line: str) -> list[str]:
+def _sentences(line: str, budget: int) -> list[str]:
+    """Split a line into sentences; past `budget` characters the rest stays in one piece."""
     out: list[str] = []
     start = 0
     for match in _BOUNDARY.finditer(line):
+        if match.start() > budget:
+            break
         end = match.end()
         rest = line[end:].lstrip()
         if not rest:
@@ -150,7 +154,7 @@ def _sentences(line: str) -> list[str]:
         if rest[0].islower():
             continue
         if match.group(0)[0] == ".":
-            word = _WORD_BEFORE.search(line[start : match.start()])
+            word = _WORD_BEFORE.search(line[max(start, match.start() - 40) : match.start()])
             token = word.group(1).lower() if word else ""
             last = token.rsplit(".", 1)[-1]
             # "U.S.", "e.g.", initials such as "J." and known abbreviations do not end a sentence.
@@ -174,20 +178,20 @@ def _cut(text: str, limit: int) -> str:
     return head.rstrip(" ,;:-–—([{\"'“‘«") + ELLIPSIS
 
 
-def _clean_lines(text: str, title_key: str) -> list[str]:
-    lines: list[str] = []
+def _clean_lines(text: str, title_key: str) -> Iterator[str]:
+    first = True
     for raw in text.replace("\r", "\n").split("\n"):
         line = " ".join(raw.split())
         if not line or is_boilerplate(line):
             continue
         line = _INLINE_CREDIT.sub("", line).strip()
-        if not lines:
+        if first:
             if title_key and _key(line) == title_key:
                 continue
             line = strip_dateline(line)
         if line:
-            lines.append(line)
-    return lines
+            first = False
+            yield line
 
 
 def summarize(text: str, *, title: str = "", limit: int = 300) -> str:
@@ -196,19 +200,26 @@ def summarize(text: str, *, title: str = "", limit: int = 300) -> str:
         return ""
     title_key = _key(title)
     sentences: list[str] = []
+    size = 0
     for line in _clean_lines(text, title_key):
-        sentences.extend(_sentences(line))
+        sentences.extend(_sentences(line, 2 * limit + len(title) + 100))
+        size += len(line)
+        if size > 2 * limit + 1000:
+            break  # the rest cannot make it into the summary
     if sentences and title_key and _key(sentences[0]) == title_key:
         sentences.pop(0)
     if sentences:
         sentences[0] = strip_dateline(sentences[0])
+    if sentences:
+        sentences[-1] = _TRAILING_MORE.sub("", sentences[-1])
     sentences = [s for s in sentences if s and not is_boilerplate(s)]
     if not sentences:
         return ""
-    sentences[-1] = _TRAILING_MORE.sub("", sentences[-1])
     summary = ""
     for sentence in sentences:
-        candidate = f"{summary} {sentence}" if summary else sentence
+        # A line without final punctuation (standfirst, list item) still ends a thought.
+        joint = " " if not summary or summary[-1] in _JOINABLE else ". "
+        candidate = f"{summary}{joint}{sentence}" if summary else sentence
         if len(candidate) > limit:
             break
         summary = candidate
