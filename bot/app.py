@@ -9,12 +9,14 @@ from contextlib import suppress
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
 from telegram import Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
 
 from bot.config import USER_AGENT, Settings, load_sources
+from bot.delivery.editor import StoryEditor
 from bot.delivery.sender import Sender
 from bot.match import load_aliases
 from bot.observability import HealthServer, Metrics
@@ -68,6 +70,13 @@ class Runtime:
         self.sender = Sender(
             self.store, self.application.bot, on_event=self.metrics.record_send_event
         )
+        self.editor = StoryEditor(
+            self.store,
+            self.application.bot,
+            self.sender,
+            interval=settings.story_edit_interval,
+            on_event=self.metrics.record_send_event,
+        )
         self.articles = ArticleFetcher(self.fetcher)
         self.poller = Poller(
             self.store,
@@ -78,6 +87,7 @@ class Runtime:
             articles=self.articles,
             full_text=settings.full_text,
             full_text_per_poll=settings.full_text_per_poll,
+            story_window=timedelta(days=settings.story_window_days),
             on_enqueued=self.sender.wake,
             on_retired=self.tell_source_gone,
         )
@@ -92,6 +102,7 @@ class Runtime:
             )
         self._stop = asyncio.Event()
         self._sender_task: asyncio.Task[None] | None = None
+        self._editor_task: asyncio.Task[None] | None = None
         self._started = False
 
     @property
@@ -121,6 +132,7 @@ class Runtime:
             job_kwargs=once,
         )
         self._sender_task = asyncio.create_task(self.sender.run(self._stop), name="sender")
+        self._editor_task = asyncio.create_task(self.editor.run(self._stop), name="editor")
         if self.health_server is not None:
             await self.health_server.start()
         self._started = True
@@ -156,7 +168,13 @@ class Runtime:
                 log.info("could not tell chat %s that a source is gone: %s", chat_id, exc)
 
     async def _poll_job(self, _context: ContextTypes.DEFAULT_TYPE) -> None:
-        for outcome in await self.poller.poll_due():
+        try:
+            outcomes = await self.poller.poll_due()
+        except OperationalError as exc:
+            # The database is away; the next tick tries again, so one line is enough.
+            log.warning("poll cycle skipped, database unavailable: %s", type(exc.orig).__name__)
+            return
+        for outcome in outcomes:
             self.record(outcome)
 
     def record(self, outcome: PollOutcome) -> None:
@@ -213,11 +231,13 @@ class Runtime:
         if updater is not None and updater.running:
             with suppress(Exception):
                 await asyncio.wait_for(updater.stop(), SHUTDOWN_GRACE / 2)
-        if self._sender_task is not None:
-            try:
-                await asyncio.wait_for(self._sender_task, SHUTDOWN_GRACE / 2)
-            except TimeoutError:
+        tasks = [task for task in (self._sender_task, self._editor_task) if task is not None]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE / 2)
+            if pending:
                 log.warning("sends still in flight at shutdown stay queued")
+                for task in pending:
+                    task.cancel()
         with suppress(Exception):
             await self.application.stop()
         with suppress(Exception):

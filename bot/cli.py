@@ -18,7 +18,7 @@ from bot.match import MatchDoc, Query, QueryError, load_aliases, match, parse_qu
 from bot.sources.extract import extract_article
 from bot.sources.fetch import Fetcher, FetchError
 from bot.sources.normalize import normalize_entry
-from bot.sources.parse import parse_feed
+from bot.sources.probe import fetch_feed
 
 HTML_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 
@@ -51,15 +51,7 @@ def iso(item: Item) -> str | None:
 
 async def check_source(fetcher: Fetcher, url: str) -> list[Item]:
     """Fetch one source and return its items, following a page's feed link if it has one."""
-    result = await fetcher.fetch(url)
-    parsed = await asyncio.to_thread(
-        parse_feed, result.body, url=result.final_url, content_type=result.content_type
-    )
-    if not parsed.is_feed and parsed.feed_links:
-        result = await fetcher.fetch(parsed.feed_links[0])
-        parsed = await asyncio.to_thread(
-            parse_feed, result.body, url=result.final_url, content_type=result.content_type
-        )
+    _, parsed = await fetch_feed(fetcher, url)
     if not parsed.entries and (parsed.error or not parsed.is_feed):
         raise ValueError(parsed.error or "not a feed")
     name = parsed.title or ""
@@ -80,6 +72,10 @@ async def run_check(urls: Sequence[str], query: Query | None, settings: Settings
             except Exception as exc:  # a hostile source must not end the whole run
                 failed += 1
                 print(f"{url}: unexpected error: {type(exc).__name__}", file=sys.stderr, flush=True)
+                continue
+            if not items:
+                # A valid feed with nothing in it: say so, but it is not a failure.
+                print(f"{url}: no items", file=sys.stderr, flush=True)
                 continue
             for item in items:
                 record: dict[str, Any] = {

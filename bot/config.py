@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     news_search_bing_url: str = BING_NEWS
     full_text: bool = True
     full_text_per_poll: int = Field(default=5, ge=0)
+    story_window_days: float = Field(default=7.0, gt=0)
+    story_edit_interval: float = Field(default=180.0, ge=0)
     telegram_poll_timeout: float = Field(default=30.0, ge=0)
 
     @field_validator("admin_ids", mode="before")

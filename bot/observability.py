@@ -33,6 +33,9 @@ class Metrics:
         self.items_seen = Counter("summit_items_seen", "New items recorded", registry=r)
         self.matches = Counter("summit_matches", "Alerts queued for chats", registry=r)
         self.alerts_sent = Counter("summit_alerts_sent", "Alerts Telegram accepted", registry=r)
+        self.alerts_edited = Counter(
+            "summit_alerts_edited", "Alerts edited as their story grew", registry=r
+        )
         self.telegram_errors = Counter(
             "summit_telegram_errors", "Telegram errors while sending, by kind", ["kind"], registry=r
         )
@@ -55,6 +58,8 @@ class Metrics:
     def record_send_event(self, kind: str) -> None:
         if kind == "sent":
             self.alerts_sent.inc()
+        elif kind == "edited":
+            self.alerts_edited.inc()
         elif kind == "retry_after":
             self.telegram_429.inc()
             self.telegram_errors.labels("retry_after").inc()

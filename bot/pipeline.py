@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from bot import domain
 from bot.dedup.fingerprint import guid_key, title_fingerprint, url_key
+from bot.dedup.near import signature
 from bot.domain import FetchResult
 from bot.match import Aliases, MatchDoc, QueryError, TopicIndex, parse_query
 from bot.sources.articles import MAX_TEXT as MAX_ARTICLE_TEXT
@@ -17,7 +18,7 @@ from bot.sources.articles import ArticleFetcher
 from bot.sources.extract import find_article_links
 from bot.sources.fetch import Fetcher, FetchError
 from bot.sources.normalize import normalize_entry
-from bot.sources.parse import parse_feed
+from bot.sources.parse import parse_response
 from bot.sources.schedule import (
     DEFAULT_CLAMP,
     Clamp,
@@ -29,7 +30,7 @@ from bot.sources.schedule import (
 )
 from bot.sources.search import unwrap_search_link
 from bot.storage.models import Source, utcnow
-from bot.storage.store import ActiveTopic, NewItem, OutboxRow, Store
+from bot.storage.store import STORY_WINDOW, ActiveTopic, Candidate, NewItem, OutboxRow, Store
 from bot.summarize.summary import summarize
 from bot.telegram.format import AlertView, format_alert
 
@@ -38,7 +39,7 @@ log = logging.getLogger(__name__)
 
 def item_keys(item: domain.Item) -> list[str]:
     """What makes two items one story: same guid at a source, same canonical URL, same title."""
-    keys = [url_key(item.url)]
+    keys = [url_key(item.url)] if item.url else []
     if item.guid:
         keys.append(guid_key(item.source_url, item.guid))
     fingerprint = title_fingerprint(item.title)
@@ -78,6 +79,7 @@ class PollOutcome:
     status: str  # ok | not_modified | error | first
     new_items: int = 0
     alerts: int = 0
+    story_updates: int = 0
     error: str | None = None
     error_kind: str | None = None  # fetch error kind, "parse" or "internal"
 
@@ -98,6 +100,7 @@ class Poller:
         articles: ArticleFetcher | None = None,
         full_text: bool = True,
         full_text_per_poll: int = 5,
+        story_window: timedelta = STORY_WINDOW,
         on_enqueued: Callable[[], None] = lambda: None,
         on_retired: RetiredHandler | None = None,
     ) -> None:
@@ -109,6 +112,7 @@ class Poller:
         self.articles = articles
         self.full_text = full_text
         self.full_text_per_poll = full_text_per_poll
+        self.story_window = story_window
         self.on_enqueued = on_enqueued
         self.on_retired = on_retired
         self.last_cycle_at: datetime | None = None
@@ -168,9 +172,7 @@ class Poller:
         if source.kind == "page":
             return await self._poll_page(source, result)
 
-        parsed = await asyncio.to_thread(
-            parse_feed, result.body, url=result.final_url, content_type=result.content_type
-        )
+        parsed = await asyncio.to_thread(parse_response, result)
         if not parsed.is_feed and not parsed.entries:
             if parsed.feed_links:
                 return await self._move_to_feed(source, parsed.feed_links)
@@ -204,9 +206,11 @@ class Poller:
 
     async def _ingest(self, source: Source, items: list[domain.Item]) -> PollOutcome:
         assert source.id is not None
-        candidates = [(item, item_keys(item)) for item in items]
+        candidates = await asyncio.to_thread(self._candidates, items)
         if not source.initialized:
-            ingested = await asyncio.to_thread(self.store.claim_new_items, source.id, candidates)
+            ingested = await asyncio.to_thread(
+                self.store.claim_new_items, source.id, candidates, window=self.story_window
+            )
             return PollOutcome(source.id, "first", new_items=len(ingested.claimed))
         audience = await asyncio.to_thread(self.store.chats_for_source, source.id)
         ingested = await asyncio.to_thread(
@@ -214,10 +218,28 @@ class Poller:
             source.id,
             candidates,
             lambda new: self.route(new, audience),
+            window=self.story_window,
         )
-        if ingested.alerts:
+        if ingested.alerts or ingested.story_updates:
             self.on_enqueued()
-        return PollOutcome(source.id, "ok", new_items=len(ingested.claimed), alerts=ingested.alerts)
+        return PollOutcome(
+            source.id,
+            "ok",
+            new_items=len(ingested.claimed),
+            alerts=ingested.alerts,
+            story_updates=ingested.story_updates,
+        )
+
+    def _candidates(self, items: list[domain.Item]) -> list[Candidate]:
+        """Keys for every item; a near-duplicate signature only for items not seen before."""
+        keyed = [(item, item_keys(item)) for item in items]
+        seen = self.store.seen_keys([key for _, keys in keyed for key in keys])
+        return [
+            Candidate(
+                item, keys, None if seen.intersection(keys) else signature(item.title, item.text)
+            )
+            for item, keys in keyed
+        ]
 
     async def _unseen(self, urls: list[str]) -> list[str]:
         seen = await asyncio.to_thread(self.store.seen_keys, [url_key(url) for url in urls])
@@ -320,18 +342,26 @@ class Poller:
         for chat_id, hits in per_chat.items():
             first, _ = hits[0]
             terms = tuple(dict.fromkeys(term for _, found in hits for term in found))
-            text = format_alert(
-                AlertView(
-                    title=item.title,
-                    url=item.url,
-                    summary=item.summary,
-                    source_name=item.source_name,
-                    published=item.published,
-                    topic="; ".join(topic.query for topic, _ in hits),
-                    matched_terms=terms,
+            view = AlertView(
+                title=item.title,
+                url=item.url,
+                summary=item.summary,
+                source_name=item.source_name,
+                published=item.published,
+                topic="; ".join(topic.query for topic, _ in hits),
+                matched_terms=terms,
+            )
+            rows.append(
+                OutboxRow(
+                    chat_id,
+                    new.id,
+                    first.id,
+                    first.thread_id,
+                    format_alert(view),
+                    item.url,
+                    view.to_json(),
                 )
             )
-            rows.append(OutboxRow(chat_id, new.id, first.id, first.thread_id, text, item.url))
         return rows
 
     async def _record_success(

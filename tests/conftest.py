@@ -39,7 +39,7 @@ def database_url(tmp_path: Path) -> Iterator[str]:
 
     admin_url = make_url(normalize_database_url(TEST_DATABASE_URL))
     name = f"sw_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     try:

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import re
-
 from datetime import UTC, datetime
 
 from bot.telegram.format import MAX_MESSAGE, AlertView, format_alert, visible_length
@@ -23,7 +22,9 @@ def view(**overrides: object) -> AlertView:
 
 def test_alert_has_bold_linked_title_summary_source_time_and_topic() -> None:
     text = format_alert(view())
-    assert text.startswith('<b><a href="https://example.com/a?x=1&amp;y=2">Putin and Modi hold summit</a></b>')
+    assert text.startswith(
+        '<b><a href="https://example.com/a?x=1&amp;y=2">Putin and Modi hold summit</a></b>'
+    )
     assert "The leaders met in New Delhi." in text
     assert "Outlet · 5 Dec 2025, 14:03 UTC" in text
     assert "Putin Modi summit" in text and "matched: putin, modi, summit" in text
@@ -32,9 +33,15 @@ def test_alert_has_bold_linked_title_summary_source_time_and_topic() -> None:
 def test_every_feed_string_is_escaped() -> None:
     hostile = '<script>alert("x")</script> & <b>'
     text = format_alert(
-        view(title=hostile, summary=hostile, source_name=hostile, topic=hostile, matched_terms=(hostile,))
+        view(
+            title=hostile,
+            summary=hostile,
+            source_name=hostile,
+            topic=hostile,
+            matched_terms=(hostile,),
+        )
     )
-    assert "<script>" not in text and "<b>\"" not in text
+    assert "<script>" not in text and '<b>"' not in text
     assert "&lt;script&gt;" in text
     assert set(re.findall(r"</?([a-zA-Z-]+)", text)) <= {"b", "a", "i"}
 
@@ -54,3 +61,15 @@ def test_message_never_passes_the_limit() -> None:
 def test_missing_time_and_source_are_left_out() -> None:
     text = format_alert(view(published=None, source_name=""))
     assert "<i>" not in text and "UTC" not in text
+
+
+def test_also_reported_by_lists_three_outlets_then_a_count() -> None:
+    text = format_alert(view(), also_reported=("The Hindu", "TASS <wire>", "BBC", "NDTV", "RT"))
+    assert "Also reported by: The Hindu, TASS &lt;wire&gt;, BBC (+2)" in text
+    assert "Also reported by" not in format_alert(view())
+
+
+def test_an_alert_view_survives_its_json_round_trip() -> None:
+    original = view()
+    assert AlertView.from_json(original.to_json()) == original
+    assert AlertView.from_json(view(published=None).to_json()).published is None

@@ -22,12 +22,14 @@ from telegram.error import (
     TelegramError,
 )
 
-from bot.storage.models import Delivery, utcnow
+from bot.delivery.render import alert_buttons, render_alert
+from bot.storage.models import Delivery, Story, utcnow
 from bot.storage.store import Store
 
 log = logging.getLogger(__name__)
 
 PRIVATE_SPACING = 1.0  # Telegram: about one message per second to the same chat
+MAX_RATE = 29.0  # sends per second over all chats: Telegram allows about 30
 MAX_BAD_REQUESTS = 5
 MAX_BACKOFF = 3600.0
 _TAG = re.compile(r"<[^>]+>")
@@ -65,6 +67,7 @@ class Sender:
         *,
         max_in_flight: int = 30,
         batch: int = 300,
+        max_rate: float = MAX_RATE,
         on_event: Callable[[str], None] = lambda _kind: None,
     ) -> None:
         self.store = store
@@ -77,6 +80,11 @@ class Sender:
         self._paused_until = 0.0
         self._last_sent: dict[int, float] = {}
         self._in_flight: set[int] = set()
+        # Sends start evenly spaced, at most max_rate a second, so a fan-out stays under the
+        # flood limit instead of bursting into 429s and the pauses they impose.
+        self._spacing = 1.0 / max_rate
+        self._slot_lock = asyncio.Lock()
+        self._next_slot = 0.0
 
     def wake(self) -> None:
         self._wake.set()
@@ -104,6 +112,11 @@ class Sender:
             return 0
         rows = await asyncio.to_thread(self.store.due_deliveries, utcnow(), self.batch)
         now = time.monotonic()
+        if len(self._last_sent) > 10_000:
+            # Entries older than the spacing no longer hold anything back.
+            self._last_sent = {
+                chat: at for chat, at in self._last_sent.items() if now - at < PRIVATE_SPACING
+            }
         picked: list[Delivery] = []
         chats: set[int] = set()
         for row in rows:
@@ -116,26 +129,67 @@ class Sender:
         if not picked:
             return 0
         semaphore = asyncio.Semaphore(self.max_in_flight)
+        stories = await asyncio.to_thread(
+            self.store.stories, [row.story_id for row in picked if row.story_id is not None]
+        )
 
         async def guarded(row: Delivery) -> bool:
             async with semaphore:
-                if (stop is not None and stop.is_set()) or time.monotonic() < self._paused_until:
+                if not await self.take_slot(stop):
                     return False
-                return await self.send_one(row)
+                story = stories.get(row.story_id) if row.story_id is not None else None
+                return await self.send_one(row, story)
 
         results = await asyncio.gather(*(guarded(row) for row in picked))
         return sum(results)
 
-    async def send_one(self, row: Delivery) -> bool:
+    def _halted(self, stop: asyncio.Event | None) -> bool:
+        return (stop is not None and stop.is_set()) or time.monotonic() < self._paused_until
+
+    def pause(self, seconds: float) -> None:
+        """Hold every send and edit for `seconds` (Telegram's retry_after)."""
+        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+    async def take_slot(self, stop: asyncio.Event | None = None) -> bool:
+        """Wait for the next send slot; False if sending should stop instead.
+
+        Slots are `spacing` apart on a fixed schedule, so waking a little late each time
+        does not slow sending down, and a send that starts late moves the schedule along,
+        so sends never bunch up by more than a quarter of the spacing. When the event loop
+        stalled (e.g. garbage collection), the previous send may be leaving only now, so
+        the next one waits a full spacing more.
+        """
+        async with self._slot_lock:
+            stalled = False
+            while True:
+                if self._halted(stop):
+                    return False
+                slot = max(self._next_slot, time.monotonic())
+                wait = slot - time.monotonic()
+                if wait <= 0:
+                    break
+                await asyncio.sleep(wait)
+                woke = time.monotonic()
+                if stalled or woke - slot <= self._spacing / 2:
+                    if self._halted(stop):
+                        return False
+                    break
+                stalled = True  # wait once more, never twice: a slow loop still sends
+                self._next_slot = woke + self._spacing
+            started = time.monotonic()
+            self._next_slot = max(slot, started - self._spacing / 4) + self._spacing
+            return True
+
+    async def send_one(self, row: Delivery, story: Story | None = None) -> bool:
         assert row.id is not None
         self._in_flight.add(row.chat_id)
         try:
-            message = await self._send(row, row.text, ParseMode.HTML)
+            message = await self._send(row, render_alert(row, story), ParseMode.HTML)
         except RetryAfter as exc:
             wait = retry_after_seconds(exc)
             self.stats.retry_after += 1
             self.on_event("retry_after")
-            self._paused_until = max(self._paused_until, time.monotonic() + wait)
+            self.pause(wait)
             await asyncio.to_thread(
                 self.store.mark_retry,
                 row.id,
@@ -187,6 +241,7 @@ class Sender:
             parse_mode=parse_mode,
             message_thread_id=row.thread_id if thread else None,
             link_preview_options=LinkPreviewOptions(url=row.link) if row.link else None,
+            reply_markup=alert_buttons(row),
         )
 
     async def _bad_request(self, row: Delivery, exc: BadRequest) -> bool:
@@ -205,6 +260,17 @@ class Sender:
             # The forum topic was deleted; the chat itself still gets its alerts.
             fallback = (row.text, ParseMode.HTML, False)
         if fallback is not None:
+            if not await self.take_slot():
+                # A flood-limit pause began: try again after it, without counting an attempt.
+                pause = max(0.0, self._paused_until - time.monotonic())
+                await asyncio.to_thread(
+                    self.store.mark_retry,
+                    row.id,
+                    at=utcnow() + timedelta(seconds=pause),
+                    error=exc.message,
+                    attempt=False,
+                )
+                return False
             text, parse_mode, thread = fallback
             try:
                 message = await self._send(row, text, parse_mode, thread=thread)

@@ -28,7 +28,8 @@ from feedparser.datetimes import _parse_date
 from feedparser.encodings import RE_XML_PI_ENCODING, convert_to_utf8
 from feedparser.sanitizer import replace_doctype
 
-from bot.domain import FeedEntry, ParsedFeed
+from bot.domain import FeedEntry, FetchResult, ParsedFeed
+from bot.sources.normalize import clean_title
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +87,10 @@ _MOJIBAKE_MIN_HITS = 8
 
 def _repair_double_utf8(body: bytes) -> bytes:
     """Undo UTF-8 text that was decoded as cp1252 and encoded to UTF-8 again."""
+    # A byte order mark has no cp1252 form; left in, it would make the round trip fail.
+    bom = b"\xef\xbb\xbf" if body.startswith(b"\xef\xbb\xbf") else b""
     try:
-        text = body.decode("utf-8")
+        text = body[len(bom) :].decode("utf-8")
     except UnicodeDecodeError:
         return body
     hits = sum(1 for _ in itertools.islice(_MOJIBAKE.finditer(text), _MOJIBAKE_MIN_HITS))
@@ -95,9 +98,10 @@ def _repair_double_utf8(body: bytes) -> bytes:
         return body
     try:
         # A strict round trip is only possible when every non-ASCII character is mojibake.
-        return text.encode("cp1252", errors="summit_cp1252_fallback").decode("utf-8").encode()
+        repaired = text.encode("cp1252", errors="summit_cp1252_fallback").decode("utf-8")
     except UnicodeError:
         return body
+    return bom + repaired.encode()
 
 
 # --- undeclared charsets --------------------------------------------------------------------
@@ -386,6 +390,15 @@ def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+def _feed_title(feed: Mapping[str, Any]) -> str | None:
+    """The feed's title as plain text; feedparser hands over HTML for type="html" titles."""
+    title = _text(feed.get("title"))
+    detail = feed.get("title_detail")
+    if title and isinstance(detail, Mapping) and "html" in str(detail.get("type", "")):
+        title = clean_title(title)
+    return title or None
+
+
 def _ttl_seconds(feed: Mapping[str, Any]) -> int | None:
     candidates: list[int] = []
     ttl = _text(feed.get("ttl"))
@@ -603,10 +616,17 @@ def _parse(body: bytes, *, url: str, content_type: str) -> ParsedFeed:
     feed_language = _language(feed.get("language"))
     entries = [_to_entry(e, url, feed_language) for e in raw_entries[:MAX_ENTRIES]]
     return ParsedFeed(
-        title=_text(feed.get("title")) or None,
+        title=_feed_title(feed),
         link=_absolute_http(feed.get("link"), url) or None,
         entries=entries,
         language=feed_language,
         ttl_seconds=_ttl_seconds(feed),
         is_feed=True,
+    )
+
+
+def parse_response(result: FetchResult) -> ParsedFeed:
+    """Parse a fetched response, handing feedparser the HTTP charset."""
+    return parse_feed(
+        result.body, url=result.final_url, content_type=result.headers.get("content-type", "")
     )

@@ -6,11 +6,12 @@ import asyncio
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from bot.domain import FetchResult, ParsedFeed
 from bot.sources.articles import ArticleFetcher
 from bot.sources.extract import find_article_links
 from bot.sources.fetch import Fetcher
 from bot.sources.normalize import clean_title
-from bot.sources.parse import parse_feed
+from bot.sources.parse import parse_response
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,17 +26,19 @@ class NotASource(ValueError):
     pass
 
 
-async def probe_source(fetcher: Fetcher, articles: ArticleFetcher, url: str) -> SourceProbe:
-    """Fetch an address once and tell what it offers. Raises FetchError or NotASource."""
+async def fetch_feed(fetcher: Fetcher, url: str) -> tuple[FetchResult, ParsedFeed]:
+    """Fetch and parse an address; a page that names its feed is followed to the feed."""
     result = await fetcher.fetch(url)
-    parsed = await asyncio.to_thread(
-        parse_feed, result.body, url=result.final_url, content_type=result.content_type
-    )
+    parsed = await asyncio.to_thread(parse_response, result)
     if not parsed.is_feed and parsed.feed_links:
         result = await fetcher.fetch(parsed.feed_links[0])
-        parsed = await asyncio.to_thread(
-            parse_feed, result.body, url=result.final_url, content_type=result.content_type
-        )
+        parsed = await asyncio.to_thread(parse_response, result)
+    return result, parsed
+
+
+async def probe_source(fetcher: Fetcher, articles: ArticleFetcher, url: str) -> SourceProbe:
+    """Fetch an address once and tell what it offers. Raises FetchError or NotASource."""
+    result, parsed = await fetch_feed(fetcher, url)
     host = (urlsplit(result.final_url).hostname or result.final_url).removeprefix("www.")
     if parsed.entries:
         titles = [clean_title(entry.title) for entry in parsed.entries[:3]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -30,6 +30,7 @@ class Topic(SQLModel, table=True):
     thread_id: int | None = None
     active: bool = True
     search: bool = True  # backed by news-search feeds built from the query
+    muted_until: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -72,7 +73,39 @@ class Item(SQLModel, table=True):
     published: datetime | None = None
     summary: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     language: str | None = None
+    story_id: int | None = Field(default=None, index=True)
     seen_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class Story(SQLModel, table=True):
+    """Copies of one article across outlets, and its alerts' current headline."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    url: str = Field(sa_column=Column(Text, nullable=False))
+    outlets: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+    minhash: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class StoryBand(SQLModel, table=True):
+    """Locality-sensitive hash bands of recent stories: near-copies share at least one."""
+
+    band: str = Field(primary_key=True, max_length=64)
+    story_id: int = Field(primary_key=True)
+    seen_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class Feedback(SQLModel, table=True):
+    """ "Not relevant" presses, kept per topic for tuning."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    topic_id: int | None = Field(default=None, index=True)
+    story_id: int | None = None
+    kind: str = "not_relevant"
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class SeenKey(SQLModel, table=True):
@@ -98,7 +131,12 @@ class Delivery(SQLModel, table=True):
     topic_id: int | None = None
     thread_id: int | None = None
     text: str = Field(sa_column=Column(Text, nullable=False))
+    view: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # AlertView JSON
     link: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    story_id: int | None = Field(default=None, index=True)
+    edit_due: bool = False  # the story changed since this alert was sent
+    edited_at: datetime | None = None
+    muted: bool = False  # "not relevant": no more edits for this alert
     status: str = "pending"  # pending | sent | failed | dropped
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, update
@@ -16,16 +17,22 @@ from sqlmodel import Session, col, select
 
 from bot import domain
 from bot.config import SourceSpec
+from bot.dedup.near import StorySignature, same_story
 from bot.storage.models import (
     Chat,
     ChatSource,
     Delivery,
+    Feedback,
     Item,
     SeenKey,
     Source,
+    Story,
+    StoryBand,
     Topic,
     utcnow,
 )
+
+STORY_WINDOW = timedelta(days=7)
 
 
 class QuotaExceeded(Exception):
@@ -44,6 +51,14 @@ class ActiveTopic:
 class NewItem:
     id: int
     item: domain.Item
+    story_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    item: domain.Item
+    keys: list[str]
+    signature: StorySignature | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +72,7 @@ class Gauges:
 class Ingested:
     claimed: list[NewItem]
     alerts: int
+    story_updates: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +83,7 @@ class OutboxRow:
     thread_id: int | None
     text: str
     link: str
+    view: str | None = None  # the alert's parts as JSON, to render it again when its story changes
 
 
 class Store:
@@ -220,9 +237,93 @@ class Store:
             rows = session.exec(
                 select(Topic.id, Topic.chat_id, Topic.query, Topic.thread_id)
                 .join(Chat, col(Chat.id) == col(Topic.chat_id))
-                .where(col(Topic.active).is_(True), col(Chat.active).is_(True))
+                .where(
+                    col(Topic.active).is_(True),
+                    col(Chat.active).is_(True),
+                    col(Topic.muted_until).is_(None) | (col(Topic.muted_until) < utcnow()),
+                )
             ).all()
             return [ActiveTopic(int(r[0]), r[1], r[2], r[3]) for r in rows if r[0] is not None]
+
+    def mute_topic(self, chat_id: int, topic_id: int, until: datetime) -> Topic | None:
+        with self.session() as session:
+            topic = session.get(Topic, topic_id)
+            if topic is None or topic.chat_id != chat_id:
+                return None
+            topic.muted_until = until
+            session.add(topic)
+            session.commit()
+            session.refresh(topic)
+            return topic
+
+    def mark_not_relevant(self, chat_id: int, delivery_id: int) -> Delivery | None:
+        """Record the verdict for tuning, and stop updates of that alert."""
+        with self.session() as session:
+            row = session.get(Delivery, delivery_id)
+            if row is None or row.chat_id != chat_id:
+                return None
+            row.muted = True
+            row.edit_due = False
+            session.add(row)
+            session.add(Feedback(chat_id=chat_id, topic_id=row.topic_id, story_id=row.story_id))
+            session.commit()
+            session.refresh(row)
+            return row
+
+    def recent_stories(
+        self, chat_id: int, topic_id: int | None = None, limit: int = 10
+    ) -> list[tuple[Story, int]]:
+        """The chat's latest alerted stories, each with its number of outlets."""
+        with self.session() as session:
+            statement = (
+                select(Story)
+                .join(Delivery, col(Delivery.story_id) == col(Story.id))
+                .where(Delivery.chat_id == chat_id)
+                .order_by(col(Delivery.id).desc())
+                .limit(limit)
+            )
+            if topic_id is not None:
+                statement = statement.where(Delivery.topic_id == topic_id)
+            stories = session.exec(statement).all()
+            return [(story, len(json.loads(story.outlets or "[]"))) for story in stories]
+
+    def items_since(self, since: datetime, limit: int = 5000) -> list[Item]:
+        with self.session() as session:
+            return list(
+                session.exec(
+                    select(Item)
+                    .where(col(Item.seen_at) >= since)
+                    .order_by(col(Item.id).desc())
+                    .limit(limit)
+                ).all()
+            )
+
+    def stories(self, ids: Iterable[int]) -> dict[int, Story]:
+        wanted = list(set(ids))
+        if not wanted:
+            return {}
+        with self.session() as session:
+            found = session.exec(select(Story).where(col(Story.id).in_(wanted))).all()
+            return {story.id: story for story in found if story.id is not None}
+
+    def due_edits(self, before: datetime, limit: int = 100) -> list[Delivery]:
+        """Sent alerts whose story changed, and not edited since `before`."""
+        with self.session() as session:
+            return list(
+                session.exec(
+                    select(Delivery)
+                    .where(
+                        col(Delivery.edit_due).is_(True),
+                        Delivery.status == "sent",
+                        col(Delivery.edited_at).is_(None) | (col(Delivery.edited_at) < before),
+                    )
+                    .order_by(col(Delivery.id))
+                    .limit(limit)
+                ).all()
+            )
+
+    def mark_edited(self, delivery_id: int, *, done: bool = True) -> None:
+        self._update_delivery(delivery_id, edit_due=not done, edited_at=utcnow())
 
     # -- sources -------------------------------------------------------------
 
@@ -430,30 +531,49 @@ class Store:
     def claim_new_items(
         self,
         source_id: int,
-        candidates: Iterable[tuple[domain.Item, list[str]]],
+        candidates: Iterable[Candidate | tuple[domain.Item, list[str]]],
         route: Callable[[NewItem], Sequence[OutboxRow]] | None = None,
+        *,
+        window: timedelta = STORY_WINDOW,
     ) -> Ingested:
-        """Store the items none of whose keys were seen before, and queue their alerts
-        in the same transaction, so a crash can neither lose nor repeat them.
+        """Fold each item into its story and queue alerts for new stories, in one transaction,
+        so a crash can neither lose nor repeat them.
 
-        Keys are unique in the database, so two pollers racing on copies of one
-        story cannot both claim it.
+        An item whose guid, URL or title was seen is the same item or an exact copy; one whose
+        text is near a recent story's (LSH bands, then a similarity check) is a copy too. Copies
+        from other outlets and retitled items mark the story's sent alerts for an edit. Keys
+        are unique in the database, so two pollers racing on copies cannot both claim a story.
         """
         claimed: list[NewItem] = []
-        alerts = 0
+        alerts = updates = 0
         with self.session() as session:
-            for item, keys in candidates:
-                unique_keys = list(dict.fromkeys(k for k in keys if k))
-                if not unique_keys:
+            for raw in candidates:
+                candidate = raw if isinstance(raw, Candidate) else Candidate(*raw)
+                item = candidate.item
+                keys = list(dict.fromkeys(k for k in candidate.keys if k))
+                if not keys:
                     continue
-                seen = session.exec(
-                    select(SeenKey.key).where(col(SeenKey.key).in_(unique_keys))
-                ).all()
+                seen = session.exec(select(SeenKey).where(col(SeenKey.key).in_(keys))).all()
                 if seen:
-                    self._remember_keys(session, [k for k in unique_keys if k not in set(seen)])
+                    known = {row.key for row in seen}
+                    item_id = next((row.item_id for row in seen if row.item_id), None)
+                    self._remember_keys(session, [k for k in keys if k not in known], item_id)
+                    updates += self._fold_known(session, source_id, item, item_id)
                     continue
+                story = self._near_story(session, candidate, utcnow() - window)
                 nested = session.begin_nested()
                 try:
+                    is_new = story is None
+                    if story is None:
+                        story = Story(
+                            title=item.title[:1000],
+                            url=item.url[:4000],
+                            outlets=json.dumps([item.source_name[:100]]),
+                            minhash=candidate.signature.minhash if candidate.signature else None,
+                        )
+                        session.add(story)
+                        session.flush()
+                    assert story.id is not None
                     row = Item(
                         source_id=source_id,
                         title=item.title[:1000],
@@ -462,22 +582,96 @@ class Store:
                         published=item.published,
                         summary=item.summary[:2000],
                         language=(item.language or "")[:20] or None,
+                        story_id=story.id,
                     )
                     session.add(row)
                     session.flush()
                     assert row.id is not None
-                    for key in unique_keys:
+                    for key in keys:
                         session.add(SeenKey(key=key, item_id=row.id))
                     session.flush()
-                    new = NewItem(row.id, item)
-                    if route is not None:
-                        alerts += _insert_ignore(session, Delivery, _outbox_values(route(new)))
+                    if candidate.signature is not None:
+                        _insert_ignore(
+                            session,
+                            StoryBand,
+                            [
+                                {"band": band, "story_id": story.id, "seen_at": utcnow()}
+                                for band in candidate.signature.bands
+                            ],
+                        )
+                    if is_new:
+                        new = NewItem(row.id, item, story.id)
+                        if route is not None:
+                            alerts += _insert_ignore(
+                                session, Delivery, _outbox_values(route(new), story.id)
+                            )
+                        claimed.append(new)
+                    else:
+                        updates += self._add_outlet(session, story, item.source_name)
                     nested.commit()
-                    claimed.append(new)
                 except IntegrityError:
                     nested.rollback()
             session.commit()
-        return Ingested(claimed, alerts)
+        return Ingested(claimed, alerts, updates)
+
+    def _near_story(self, session: Session, candidate: Candidate, since: datetime) -> Story | None:
+        signature = candidate.signature
+        if signature is None or not signature.bands:
+            return None
+        story_ids = session.exec(
+            select(StoryBand.story_id)
+            .where(col(StoryBand.band).in_(list(signature.bands)), col(StoryBand.seen_at) >= since)
+            .distinct()
+            .limit(20)
+        ).all()
+        for story_id in story_ids:
+            story = session.get(Story, story_id)
+            if (
+                story is not None
+                and story.minhash
+                and same_story(signature, replace(signature, minhash=story.minhash))
+            ):
+                return story
+        return None
+
+    def _fold_known(
+        self, session: Session, source_id: int, item: domain.Item, item_id: int | None
+    ) -> int:
+        """A seen item again: a copy at another outlet, or the same item with a new title."""
+        existing = session.get(Item, item_id) if item_id else None
+        if existing is None or existing.story_id is None:
+            return 0
+        story = session.get(Story, existing.story_id)
+        if story is None:
+            return 0
+        if existing.source_id != source_id:
+            return self._add_outlet(session, story, item.source_name)
+        if item.title and item.url == existing.url and item.title != existing.title:
+            existing.title = item.title[:1000]
+            session.add(existing)
+            if story.url == existing.url:
+                story.title = existing.title
+                return self._story_changed(session, story)
+        return 0
+
+    def _add_outlet(self, session: Session, story: Story, outlet: str) -> int:
+        outlets = json.loads(story.outlets or "[]")
+        name = outlet[:100] or "another outlet"
+        if name in outlets:
+            return 0
+        story.outlets = json.dumps([*outlets, name][:200])
+        return self._story_changed(session, story)
+
+    @staticmethod
+    def _story_changed(session: Session, story: Story) -> int:
+        story.updated_at = utcnow()
+        session.add(story)
+        session.exec(
+            update(Delivery)
+            .where(col(Delivery.story_id) == story.id, col(Delivery.muted).is_(False))
+            .values(edit_due=True)
+        )
+        return 1
 
     def seen_keys(self, keys: Sequence[str]) -> set[str]:
         if not keys:
@@ -493,10 +687,13 @@ class Store:
             session.commit()
 
     @staticmethod
-    def _remember_keys(session: Session, keys: list[str]) -> None:
+    def _remember_keys(session: Session, keys: list[str], item_id: int | None = None) -> None:
         keys = [k for k in dict.fromkeys(keys) if k]
         if keys:
-            _insert_ignore(session, SeenKey, [{"key": k, "seen_at": utcnow()} for k in keys])
+            now = utcnow()
+            _insert_ignore(
+                session, SeenKey, [{"key": k, "item_id": item_id, "seen_at": now} for k in keys]
+            )
 
     def prune_items(self, older_than: datetime, batch: int = 1000) -> int:
         """Delete old items in batches; their seen keys stay so they never come back."""
@@ -548,8 +745,14 @@ class Store:
             ).one()
 
     def mark_sent(self, delivery_id: int, message_id: int) -> None:
+        # What was sent was rendered from the story as it stood, so no edit is due yet.
         self._update_delivery(
-            delivery_id, status="sent", message_id=message_id, sent_at=utcnow(), last_error=None
+            delivery_id,
+            status="sent",
+            message_id=message_id,
+            sent_at=utcnow(),
+            last_error=None,
+            edit_due=False,
         )
 
     def mark_retry(self, delivery_id: int, *, at: datetime, error: str, attempt: bool) -> None:
@@ -619,10 +822,12 @@ def _insert_ignore(session: Session, model: Any, rows: list[dict[str, Any]]) -> 
     return len(session.exec(statement).all())
 
 
-def _outbox_values(rows: Sequence[OutboxRow]) -> list[dict[str, Any]]:
+def _outbox_values(rows: Sequence[OutboxRow], story_id: int | None = None) -> list[dict[str, Any]]:
     now = utcnow()
     return [
         {
+            "story_id": story_id,
+            "view": r.view,
             "chat_id": r.chat_id,
             "item_id": r.item_id,
             "topic_id": r.topic_id,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import html
+import json
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -66,9 +68,32 @@ class AlertView:
     topic: str
     matched_terms: tuple[str, ...] = ()
 
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["published"] = self.published.isoformat() if self.published else None
+        return json.dumps(data, ensure_ascii=False)
 
-def format_alert(alert: AlertView) -> str:
-    """One alert: bold linked title, summary, source and time, and the topic that matched."""
+    @classmethod
+    def from_json(cls, text: str) -> AlertView:
+        data = json.loads(text)
+        published = data.get("published")
+        data["published"] = datetime.fromisoformat(published) if published else None
+        data["matched_terms"] = tuple(data.get("matched_terms") or ())
+        return cls(**data)
+
+
+def also_reported_line(outlets: Sequence[str], *, shown: int = 3) -> str:
+    """'Also reported by: X, Y (+N)' for the outlets after the alert's own."""
+    if not outlets:
+        return ""
+    names = ", ".join(escape(shorten(name, 40)) for name in outlets[:shown])
+    more = f" (+{len(outlets) - shown})" if len(outlets) > shown else ""
+    return f"📰 Also reported by: {names}{more}"
+
+
+def format_alert(alert: AlertView, *, also_reported: Sequence[str] = ()) -> str:
+    """One alert: bold linked title, summary, source and time, the topic that matched,
+    and the other outlets that carry the story."""
     title = escape(shorten(alert.title, MAX_TITLE) or "(untitled)")
     link = safe_link(alert.url)
     headline = f'<b><a href="{escape(link)}">{title}</a></b>' if link else f"<b>{title}</b>"
@@ -83,6 +108,9 @@ def format_alert(alert: AlertView) -> str:
         terms = ", ".join(alert.matched_terms[:8])
         topic_line += f" — matched: {escape(shorten(terms, MAX_TOPIC))}"
     footer_parts.append(topic_line)
+    also = also_reported_line(also_reported)
+    if also:
+        footer_parts.append(also)
     footer = "\n".join(footer_parts)
 
     budget = MAX_MESSAGE - visible_length(headline) - visible_length(footer) - 4

@@ -7,21 +7,30 @@ import logging
 from collections.abc import Callable, Coroutine
 from contextlib import suppress
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from telegram import ChatMember, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
-from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
 from bot.config import Settings
-from bot.match import Aliases, QueryError, parse_query
+from bot.match import Aliases, MatchDoc, QueryError, match, parse_query
 from bot.sources.articles import ArticleFetcher
 from bot.sources.fetch import Fetcher, FetchError
 from bot.sources.netguard import BlockedAddress, validate_url
 from bot.sources.probe import NotASource, probe_source
 from bot.sources.search import search_feeds
-from bot.storage.models import Topic
+from bot.storage.models import Topic, utcnow
 from bot.storage.store import QuotaExceeded, Store
 from bot.telegram import texts
 
@@ -29,6 +38,7 @@ log = logging.getLogger(__name__)
 
 MAX_QUERY_LENGTH = 300
 MAX_URL_LENGTH = 2048
+PREVIEW_HOURS = 72
 GROUP_ANONYMOUS_BOT = 1087968824
 _SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "″": '"'})
 
@@ -57,6 +67,10 @@ class Services:
 
 
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
+
+
+def _site(url: str) -> str:
+    return (urlsplit(url).hostname or "").removeprefix("www.")
 
 
 def command_argument(update: Update) -> str:
@@ -297,6 +311,71 @@ async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, texts.status_report(found))
 
 
+async def recent(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    services = services_of(context)
+    chat = update.effective_chat
+    assert chat is not None
+    wanted = command_argument(update)
+    topic_id = None
+    if wanted:
+        topics = await asyncio.to_thread(services.store.list_topics, chat.id)
+        key = wanted.lstrip("#").casefold()
+        match_ = next((t for t in topics if str(t.id) == key or t.query.casefold() == key), None)
+        if match_ is None:
+            await reply(update, texts.unwatch_missing(wanted))
+            return
+        topic_id = match_.id
+    stories = await asyncio.to_thread(services.store.recent_stories, chat.id, topic_id)
+    await reply(update, texts.recent_stories(stories))
+
+
+async def preview(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A dry run of a query over the last 72 h of stored items; nothing is saved."""
+    services = services_of(context)
+    text = command_argument(update)
+    if not text:
+        await reply(update, texts.PREVIEW_USAGE)
+        return
+    try:
+        query = parse_query(text[:MAX_QUERY_LENGTH], services.aliases)
+    except QueryError as exc:
+        await reply(update, texts.query_error(str(exc)))
+        return
+    items = await asyncio.to_thread(
+        services.store.items_since, utcnow() - timedelta(hours=PREVIEW_HOURS)
+    )
+    hits = [
+        item
+        for item in items
+        if match(query, MatchDoc(item.title, item.summary, _site(item.url), item.language))
+    ]
+    await reply(update, texts.preview_result(query.describe(), hits, len(items), PREVIEW_HOURS))
+
+
+async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Alert buttons. Every press is answered; stale or forged data gets a polite refusal."""
+    services = services_of(context)
+    press = update.callback_query
+    if press is None:
+        return
+    chat = update.effective_chat
+    action, _, raw_id = (press.data or "").partition(":")
+    answer = texts.BUTTON_EXPIRED
+    if chat is not None and raw_id.isdigit() and len(raw_id) < 19:
+        if action == "mute" and await may_change(update, context):
+            until = utcnow() + timedelta(hours=24)
+            topic = await asyncio.to_thread(services.store.mute_topic, chat.id, int(raw_id), until)
+            if topic is not None:
+                services.on_topics_changed()
+                answer = texts.muted(topic)
+        elif action == "nr":
+            row = await asyncio.to_thread(services.store.mark_not_relevant, chat.id, int(raw_id))
+            if row is not None:
+                answer = texts.NOT_RELEVANT_NOTED
+    with suppress(TelegramError):
+        await press.answer(answer)
+
+
 async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, texts.UNKNOWN_COMMAND)
 
@@ -306,7 +385,8 @@ async def plain_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    log.error("update failed: %s", context.error, exc_info=context.error)
+    what = "update" if isinstance(update, Update) else "job"
+    log.error("%s failed: %s", what, context.error, exc_info=context.error)
     if isinstance(update, Update) and update.effective_message is not None:
         with suppress(TelegramError):
             await update.effective_message.reply_text(
@@ -324,6 +404,8 @@ COMMAND_HANDLERS: dict[str, Handler] = {
     "addsource": add_source,
     "removesource": remove_source,
     "status": status,
+    "recent": recent,
+    "preview": preview,
 }
 
 
@@ -331,6 +413,7 @@ def register(application: Application[Any, Any, Any, Any, Any, Any], services: S
     application.bot_data["services"] = services
     for name, callback in COMMAND_HANDLERS.items():
         application.add_handler(CommandHandler(name, callback))
+    application.add_handler(CallbackQueryHandler(button))
     application.add_handler(MessageHandler(filters.COMMAND, unknown_command))
     application.add_handler(
         MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, plain_text)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.storage.models import Source, Topic, utcnow
-from bot.telegram.format import escape, shorten
+from bot.storage.models import Item, Source, Story, Topic, utcnow
+from bot.telegram.format import escape, safe_link, shorten
 
 EXAMPLE_QUERY = "Putin Modi (summit OR visit) -cricket"
 
@@ -20,6 +20,8 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("addsource", "Add a feed, a page or a site for this chat", "/addsource thehindu.com"),
     ("removesource", "Remove one of this chat's sources", "/removesource 12"),
     ("status", "Each source's last check, errors and next check", "/status"),
+    ("recent", "The last 10 stories for a topic, with their outlet counts", "/recent 1"),
+    ("preview", "Try a query on the last 72 hours without saving it", "/preview Putin Modi summit"),
 ]
 
 QUERY_SYNTAX = (
@@ -32,6 +34,11 @@ QUERY_SYNTAX = (
     "• <code>Путин*</code>: any word starting with it\n"
     "• <code>title:summit</code>, <code>site:thehindu.com</code>, <code>lang:ru</code>: filters"
 )
+
+
+def linked(url: str, title_html: str) -> str:
+    link = safe_link(url)
+    return f'<a href="{escape(link)}">{title_html}</a>' if link else title_html
 
 
 def welcome(first_name: str) -> str:
@@ -202,3 +209,38 @@ def source_gone(source: Source) -> str:
         f"❌ The source <b>{name}</b> says it is gone for good (410), so I stopped checking it. "
         "/sources lists the rest; /addsource adds another."
     )
+
+
+PREVIEW_USAGE = (
+    "Send a query to try, e.g. <code>/preview Putin Modi summit</code>. Nothing is saved."
+)
+BUTTON_EXPIRED = "This button has expired."
+NOT_RELEVANT_NOTED = "Noted: no more updates on this story."
+
+
+def muted(topic: Topic) -> str:
+    return f"Topic #{topic.id} is muted for 24 hours."
+
+
+def recent_stories(stories: Sequence[tuple[Story, int]]) -> str:
+    if not stories:
+        return "No stories yet. They appear here once alerts have been sent."
+    lines = ["<b>Recent stories</b>"]
+    for story, outlets in stories:
+        title = escape(shorten(story.title, 120))
+        count = f"{outlets} outlet{'s' if outlets != 1 else ''}"
+        lines.append(f"• {linked(story.url, title)} ({count})")
+    return "\n".join(lines)
+
+
+def preview_result(understood: str, hits: Sequence[Item], total: int, hours: int) -> str:
+    head = (
+        f"I read it as: {escape(understood)}\n"
+        f"<b>{len(hits)}</b> of {total} items from the last {hours} h match."
+    )
+    if not hits:
+        return head + " Try fewer words, OR, or a prefix*."
+    lines = [head]
+    for item in hits[:10]:
+        lines.append(f"• {linked(item.url, escape(shorten(item.title, 120)))}")
+    return "\n".join(lines)

@@ -1,0 +1,52 @@
+"""An outbox row as Telegram shows it: the alert text with its story's latest state, and buttons."""
+
+from __future__ import annotations
+
+import json
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.storage.models import Delivery, Story
+from bot.telegram.format import AlertView, format_alert, safe_link
+
+
+def story_outlets(story: Story | None) -> list[str]:
+    if story is None:
+        return []
+    try:
+        outlets = json.loads(story.outlets or "[]")
+    except ValueError:
+        return []
+    return [str(name) for name in outlets if isinstance(name, str | int)]
+
+
+def render_alert(row: Delivery, story: Story | None) -> str:
+    """The alert with its story's current headline and the other outlets that carry it."""
+    if not row.view:
+        return row.text
+    view = AlertView.from_json(row.view)
+    if story is not None and story.url == view.url and story.title:
+        view = AlertView(
+            title=story.title,
+            url=view.url,
+            summary=view.summary,
+            source_name=view.source_name,
+            published=view.published,
+            topic=view.topic,
+            matched_terms=view.matched_terms,
+        )
+    others = [name for name in story_outlets(story) if name != view.source_name]
+    return format_alert(view, also_reported=others)
+
+
+def alert_buttons(row: Delivery) -> InlineKeyboardMarkup | None:
+    """Open, Mute this topic for 24 h, Not relevant. Callback data stays far below 64 bytes."""
+    buttons = []
+    link = safe_link(row.link) if row.link else None
+    if link:
+        buttons.append(InlineKeyboardButton("Open", url=link))
+    if row.topic_id is not None:
+        buttons.append(InlineKeyboardButton("Mute 24 h", callback_data=f"mute:{row.topic_id}"))
+    if row.id is not None and row.view:
+        buttons.append(InlineKeyboardButton("Not relevant", callback_data=f"nr:{row.id}"))
+    return InlineKeyboardMarkup([buttons]) if buttons else None
