@@ -1,4 +1,4 @@
-"""A whole bot against local servers: feeds on 127.0.0.1 and a fake Bot API that the real PTB talks to."""
+"""A whole bot against local servers: feeds on 127.0.0.1 and a fake Bot API for the real PTB."""
 
 from __future__ import annotations
 
