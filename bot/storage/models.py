@@ -16,7 +16,14 @@ class Chat(SQLModel, table=True):
     id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     type: str = "private"
     title: str = ""
-    language: str = "en"
+    language: str = "en"  # from the user's Telegram language, or chosen with /lang
+    language_chosen: bool = False  # /lang was used: keep it over the Telegram setting
+    timezone: str = "UTC"  # IANA name or a fixed offset like "+05:30"
+    quiet_start: str | None = None  # "HH:MM" local time
+    quiet_end: str | None = None
+    quiet_mode: str = "silent"  # silent: sent without sound; hold: one message when they end
+    digest_time: str = "08:00"  # local time of the daily digest
+    owner_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     active: bool = True
     migrated_to: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     created_at: datetime = Field(default_factory=utcnow)
@@ -31,6 +38,7 @@ class Topic(SQLModel, table=True):
     active: bool = True
     search: bool = True  # backed by news-search feeds built from the query
     muted_until: datetime | None = None
+    mode: str = "instant"  # instant | hourly | daily
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -137,6 +145,7 @@ class Delivery(SQLModel, table=True):
     edit_due: bool = False  # the story changed since this alert was sent
     edited_at: datetime | None = None
     muted: bool = False  # "not relevant": no more edits for this alert
+    silent: bool = False  # sent without sound (quiet hours)
     status: str = "pending"  # pending | sent | failed | dropped
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow)

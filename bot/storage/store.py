@@ -45,6 +45,7 @@ class ActiveTopic:
     chat_id: int
     query: str
     thread_id: int | None
+    mode: str = "instant"
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +236,7 @@ class Store:
     def active_topics(self) -> list[ActiveTopic]:
         with self.session() as session:
             rows = session.exec(
-                select(Topic.id, Topic.chat_id, Topic.query, Topic.thread_id)
+                select(Topic)
                 .join(Chat, col(Chat.id) == col(Topic.chat_id))
                 .where(
                     col(Topic.active).is_(True),
@@ -243,7 +244,37 @@ class Store:
                     col(Topic.muted_until).is_(None) | (col(Topic.muted_until) < utcnow()),
                 )
             ).all()
-            return [ActiveTopic(int(r[0]), r[1], r[2], r[3]) for r in rows if r[0] is not None]
+            return [
+                ActiveTopic(t.id, t.chat_id, t.query, t.thread_id, t.mode)
+                for t in rows
+                if t.id is not None
+            ]
+
+    def update_topic(self, chat_id: int, topic_id: int, **values: Any) -> Topic | None:
+        """Change a chat's own topic (active, mode, …); None if it is not that chat's."""
+        with self.session() as session:
+            topic = session.get(Topic, topic_id)
+            if topic is None or topic.chat_id != chat_id:
+                return None
+            for name, value in values.items():
+                setattr(topic, name, value)
+            session.add(topic)
+            session.commit()
+            session.refresh(topic)
+            return topic
+
+    def update_chat(self, chat_id: int, **values: Any) -> Chat | None:
+        """Change a chat's preferences (timezone, quiet hours, language, …)."""
+        with self.session() as session:
+            chat = session.get(Chat, chat_id)
+            if chat is None:
+                return None
+            for name, value in values.items():
+                setattr(chat, name, value)
+            session.add(chat)
+            session.commit()
+            session.refresh(chat)
+            return chat
 
     def mute_topic(self, chat_id: int, topic_id: int, until: datetime) -> Topic | None:
         with self.session() as session:
