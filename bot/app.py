@@ -16,6 +16,7 @@ from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
 
 from bot.config import USER_AGENT, Settings, load_sources
+from bot.delivery.batches import BatchSender
 from bot.delivery.editor import StoryEditor
 from bot.delivery.sender import Sender
 from bot.match import load_aliases
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE = 8.0
 RETENTION_EVERY = 6 * 3600.0
+BATCH_EVERY = 20.0  # digests and held alerts are looked at this often
 
 
 def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any, Any]:
@@ -77,6 +79,7 @@ class Runtime:
             interval=settings.story_edit_interval,
             on_event=self.metrics.record_send_event,
         )
+        self.batches = BatchSender(self.store, self.application.bot, self.sender)
         self.articles = ArticleFetcher(self.fetcher)
         self.poller = Poller(
             self.store,
@@ -123,6 +126,9 @@ class Runtime:
         once = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
         job_queue.run_repeating(
             self._poll_job, interval=self.poll_tick, first=0.1, name="poll", job_kwargs=once
+        )
+        job_queue.run_repeating(
+            self._batch_job, interval=BATCH_EVERY, first=1, name="batches", job_kwargs=once
         )
         job_queue.run_repeating(
             self._retention_job,
@@ -183,6 +189,12 @@ class Runtime:
             self.metrics.fetch_errors.labels(outcome.error_kind).inc()
         self.metrics.items_seen.inc(outcome.new_items)
         self.metrics.matches.inc(outcome.alerts)
+
+    async def _batch_job(self, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        try:
+            await self.batches.send_due()
+        except OperationalError as exc:
+            log.warning("digests skipped, database unavailable: %s", type(exc.orig).__name__)
 
     async def _retention_job(self, _context: ContextTypes.DEFAULT_TYPE) -> None:
         cutoff = utcnow() - timedelta(days=self.settings.retention_days)

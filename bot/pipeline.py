@@ -360,6 +360,7 @@ class Poller:
                     format_alert(view),
                     item.url,
                     view.to_json(),
+                    "pending" if all(t.mode == "instant" for t, _ in hits) else "digest",
                 )
             )
         return rows

@@ -23,6 +23,7 @@ from telegram.error import (
 )
 
 from bot.delivery.render import alert_buttons, render_alert
+from bot.delivery.timing import in_quiet
 from bot.storage.models import Delivery, Story, utcnow
 from bot.storage.store import Store
 
@@ -128,6 +129,7 @@ class Sender:
             picked.append(row)
         if not picked:
             return 0
+        picked, silent = await self._apply_quiet_hours(picked)
         semaphore = asyncio.Semaphore(self.max_in_flight)
         stories = await asyncio.to_thread(
             self.store.stories, [row.story_id for row in picked if row.story_id is not None]
@@ -138,10 +140,30 @@ class Sender:
                 if not await self.take_slot(stop):
                     return False
                 story = stories.get(row.story_id) if row.story_id is not None else None
-                return await self.send_one(row, story)
+                return await self.send_one(row, story, silent=row.chat_id in silent)
 
         results = await asyncio.gather(*(guarded(row) for row in picked))
         return sum(results)
+
+    async def _apply_quiet_hours(self, rows: list[Delivery]) -> tuple[list[Delivery], set[int]]:
+        """Chats in their quiet hours get alerts without sound, or hold them for later."""
+        chats = await asyncio.to_thread(self.store.chats, {row.chat_id for row in rows})
+        now = utcnow()
+        quiet = {
+            chat_id
+            for chat_id, chat in chats.items()
+            if in_quiet(now, chat.timezone, chat.quiet_start, chat.quiet_end)
+        }
+        if not quiet:
+            return rows, set()
+        sending = []
+        for row in rows:
+            if row.chat_id in quiet and chats[row.chat_id].quiet_mode == "hold":
+                assert row.id is not None
+                await asyncio.to_thread(self.store.hold, row.id)
+            else:
+                sending.append(row)
+        return sending, quiet
 
     def _halted(self, stop: asyncio.Event | None) -> bool:
         return (stop is not None and stop.is_set()) or time.monotonic() < self._paused_until
@@ -180,11 +202,14 @@ class Sender:
             self._next_slot = max(slot, started - self._spacing / 4) + self._spacing
             return True
 
-    async def send_one(self, row: Delivery, story: Story | None = None) -> bool:
+    async def send_one(
+        self, row: Delivery, story: Story | None = None, *, silent: bool = False
+    ) -> bool:
         assert row.id is not None
         self._in_flight.add(row.chat_id)
         try:
-            message = await self._send(row, render_alert(row, story), ParseMode.HTML)
+            text = render_alert(row, story)
+            message = await self._send(row, text, ParseMode.HTML, silent=silent)
         except RetryAfter as exc:
             wait = retry_after_seconds(exc)
             self.stats.retry_after += 1
@@ -233,12 +258,19 @@ class Sender:
         return True
 
     async def _send(
-        self, row: Delivery, text: str, parse_mode: str | None, *, thread: bool = True
+        self,
+        row: Delivery,
+        text: str,
+        parse_mode: str | None,
+        *,
+        thread: bool = True,
+        silent: bool = False,
     ) -> Message:
         return await self.bot.send_message(
             chat_id=row.chat_id,
             text=text,
             parse_mode=parse_mode,
+            disable_notification=silent or None,
             message_thread_id=row.thread_id if thread else None,
             link_preview_options=LinkPreviewOptions(url=row.link) if row.link else None,
             reply_markup=alert_buttons(row),

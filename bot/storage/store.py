@@ -33,6 +33,7 @@ from bot.storage.models import (
 )
 
 STORY_WINDOW = timedelta(days=7)
+WAITING = ("pending", "held", "digest")  # delivery states not yet sent
 
 
 class QuotaExceeded(Exception):
@@ -85,6 +86,7 @@ class OutboxRow:
     text: str
     link: str
     view: str | None = None  # the alert's parts as JSON, to render it again when its story changes
+    status: str = "pending"  # or "digest": waits for the topic's next digest
 
 
 class Store:
@@ -142,7 +144,7 @@ class Store:
                 session.add(chat)
             session.exec(
                 update(Delivery)
-                .where(col(Delivery.chat_id) == chat_id, col(Delivery.status) == "pending")
+                .where(col(Delivery.chat_id) == chat_id, col(Delivery.status).in_(WAITING))
                 .values(status="dropped", last_error="chat inactive")
             )
             session.commit()
@@ -179,7 +181,9 @@ class Store:
                 session.exec(select(Delivery.item_id).where(Delivery.chat_id == new_id)).all()
             )
             for row in session.exec(
-                select(Delivery).where(Delivery.chat_id == old_id, Delivery.status == "pending")
+                select(Delivery).where(
+                    Delivery.chat_id == old_id, col(Delivery.status).in_(WAITING)
+                )
             ).all():
                 if row.item_id in delivered:
                     row.status = "dropped"
@@ -797,6 +801,46 @@ class Store:
             session.add(row)
             session.commit()
 
+    def hold(self, delivery_id: int) -> None:
+        """Quiet hours with holding: the alert waits to go out with the others when they end."""
+        with self.session() as session:
+            session.exec(
+                update(Delivery)
+                .where(col(Delivery.id) == delivery_id, col(Delivery.status) == "pending")
+                .values(status="held")
+            )
+            session.commit()
+
+    def waiting(self) -> dict[int, list[tuple[Delivery, str]]]:
+        """Alerts held for quiet hours or kept for a digest, per chat, with their topic's mode."""
+        with self.session() as session:
+            rows = session.exec(
+                select(Delivery, Topic.mode)
+                .join(Topic, col(Topic.id) == col(Delivery.topic_id), isouter=True)
+                .where(col(Delivery.status).in_(["held", "digest"]))
+                .order_by(col(Delivery.id))
+            ).all()
+        grouped: dict[int, list[tuple[Delivery, str]]] = {}
+        for row, mode in rows:
+            grouped.setdefault(row.chat_id, []).append((row, mode or "instant"))
+        return grouped
+
+    def chats(self, ids: Iterable[int]) -> dict[int, Chat]:
+        wanted = list(set(ids))
+        if not wanted:
+            return {}
+        with self.session() as session:
+            return {c.id: c for c in session.exec(select(Chat).where(col(Chat.id).in_(wanted)))}
+
+    def mark_batch_sent(self, delivery_ids: Sequence[int], message_id: int) -> None:
+        with self.session() as session:
+            session.exec(
+                update(Delivery)
+                .where(col(Delivery.id).in_(list(delivery_ids)))
+                .values(status="sent", message_id=message_id, sent_at=utcnow(), edit_due=False)
+            )
+            session.commit()
+
     def mark_failed(self, delivery_id: int, error: str) -> None:
         self._update_delivery(delivery_id, status="failed", last_error=error[:500])
 
@@ -865,7 +909,7 @@ def _outbox_values(rows: Sequence[OutboxRow], story_id: int | None = None) -> li
             "thread_id": r.thread_id,
             "text": r.text,
             "link": r.link,
-            "status": "pending",
+            "status": r.status,
             "attempts": 0,
             "next_attempt_at": now,
             "created_at": now,

@@ -410,8 +410,10 @@ COMMAND_HANDLERS: dict[str, Handler] = {
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any], services: Services) -> None:
+    from bot.telegram.prefs import PREF_COMMANDS
+
     application.bot_data["services"] = services
-    for name, callback in COMMAND_HANDLERS.items():
+    for name, callback in {**COMMAND_HANDLERS, **PREF_COMMANDS}.items():
         application.add_handler(CommandHandler(name, callback))
     application.add_handler(CallbackQueryHandler(button))
     application.add_handler(MessageHandler(filters.COMMAND, unknown_command))
