@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -191,6 +192,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = load_settings()
     if args.command == "run":
         return run_bot(settings)
+    if args.command in ("check", "extract"):
+        # Each failure gets its own "<url>: <reason>" line; log records would only repeat it.
+        logging.getLogger().addHandler(logging.NullHandler())
     if args.command == "check":
         query = None
         if args.query is not None:

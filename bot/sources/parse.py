@@ -104,6 +104,39 @@ def _repair_double_utf8(body: bytes) -> bytes:
     return bom + repaired.encode()
 
 
+# --- surrogate character references ("&#55357;&#56832;") ------------------------------------
+
+# Some feed writers escape characters outside the BMP as UTF-16 surrogate pairs. An XML parser
+# refuses them and feedparser's fallback parser raises on them, losing the whole feed. Over the
+# bytes: a surrogate can only appear as a reference in an ASCII-compatible encoding.
+_SURROGATE_REF = re.compile(rb"&#(?:[xX]0*([dD][89a-fA-F][0-9a-fA-F]{2})|0*(5[5-7][0-9]{3}));")
+_SURROGATE_PAIR = re.compile(_SURROGATE_REF.pattern + _SURROGATE_REF.pattern)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _ref_value(hex_digits: bytes | None, decimal: bytes | None) -> int:
+    return int(hex_digits, 16) if hex_digits is not None else int(decimal or b"0")
+
+
+def _join_pair(match: re.Match[bytes]) -> bytes:
+    high, low = _ref_value(*match.group(1, 2)), _ref_value(*match.group(3, 4))
+    if 0xD800 <= high <= 0xDBFF and 0xDC00 <= low <= 0xDFFF:
+        return b"&#x%X;" % (0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))
+    return match.group(0)
+
+
+def _replace_lone(match: re.Match[bytes]) -> bytes:
+    value = _ref_value(*match.group(1, 2))
+    return b"&#xFFFD;" if 0xD800 <= value <= 0xDFFF else match.group(0)
+
+
+def _fix_surrogate_refs(body: bytes) -> bytes:
+    """Surrogate-pair references become one reference; lone surrogates become U+FFFD."""
+    if _SURROGATE_REF.search(body) is None:
+        return body
+    return _SURROGATE_REF.sub(_replace_lone, _SURROGATE_PAIR.sub(_join_pair, body))
+
+
 # --- undeclared charsets --------------------------------------------------------------------
 
 _DECLARED_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']""", re.IGNORECASE)
@@ -387,7 +420,12 @@ def _absolute_http(link: Any, base: str) -> str:
 
 
 def _text(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
+    if not isinstance(value, str):
+        return ""
+    if _SURROGATE.search(value):
+        # A JSON Feed's "\ud800" escapes: no UTF-8 output (database, Telegram) takes them.
+        value = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return value.strip()
 
 
 def _feed_title(feed: Mapping[str, Any]) -> str | None:
@@ -590,7 +628,7 @@ def _parse(body: bytes, *, url: str, content_type: str) -> ParsedFeed:
         return _failure("Empty response")
     if len(body) > MAX_FEED_BYTES:
         return _failure("Feed too large", is_feed=True)
-    body = _repair_double_utf8(body)
+    body = _fix_surrogate_refs(_repair_double_utf8(body))
     head = body.lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith((b"{", b"[")):
         parsed = _parse_json_feed(body, url)
