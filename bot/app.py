@@ -31,12 +31,25 @@ from bot.storage.models import Source, utcnow
 from bot.storage.store import Store
 from bot.telegram import texts
 from bot.telegram.handlers import Services, register
+from bot.telegram.manage import publish_commands
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE = 8.0
 RETENTION_EVERY = 6 * 3600.0
 BATCH_EVERY = 20.0  # digests and held alerts are looked at this often
+
+
+def make_fetcher(settings: Settings) -> Fetcher:
+    """The one HTTP client for feeds and pages, with the deployment's caps and SSRF policy."""
+    return Fetcher(
+        user_agent=USER_AGENT,
+        allow_private=settings.allow_private_networks,
+        timeout=settings.fetch_timeout,
+        max_bytes=settings.fetch_max_bytes,
+        max_concurrency=settings.fetch_concurrency,
+        per_host=settings.fetch_per_host,
+    )
 
 
 def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any, Any]:
@@ -52,21 +65,19 @@ def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any
 
 
 class Runtime:
-    """Everything one process runs: Telegram updates, the poll schedule and the sender."""
+    """Everything one process runs: Telegram updates, the poll schedule and the sender.
 
-    def __init__(self, settings: Settings) -> None:
+    With `poll_locally=False` (`--role bot` in scaled mode) it polls nothing: workers do, and
+    their NOTIFYs on PostgreSQL wake the sender as soon as they wrote alerts.
+    """
+
+    def __init__(self, settings: Settings, *, poll_locally: bool = True) -> None:
         self.settings = settings
+        self.poll_locally = poll_locally
         self.engine = make_engine(settings.database_url)
         self.store = Store(self.engine)
         aliases = load_aliases(settings.aliases_file) if settings.aliases_file.exists() else None
-        self.fetcher = Fetcher(
-            user_agent=USER_AGENT,
-            allow_private=settings.allow_private_networks,
-            timeout=settings.fetch_timeout,
-            max_bytes=settings.fetch_max_bytes,
-            max_concurrency=settings.fetch_concurrency,
-            per_host=settings.fetch_per_host,
-        )
+        self.fetcher = make_fetcher(settings)
         self.application = build_application(settings)
         self.metrics = Metrics()
         self.sender = Sender(
@@ -106,6 +117,7 @@ class Runtime:
         self._stop = asyncio.Event()
         self._sender_task: asyncio.Task[None] | None = None
         self._editor_task: asyncio.Task[None] | None = None
+        self._listener_task: asyncio.Task[None] | None = None
         self._started = False
 
     @property
@@ -120,13 +132,23 @@ class Runtime:
         )
         await self.application.initialize()
         await self.application.start()
+        await publish_commands(self.application.bot, self.settings)  # the menu (setMyCommands)
         await self._start_updates()
         job_queue = self.application.job_queue
         assert job_queue is not None
         once = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
-        job_queue.run_repeating(
-            self._poll_job, interval=self.poll_tick, first=0.1, name="poll", job_kwargs=once
-        )
+        if self.poll_locally:
+            job_queue.run_repeating(
+                self._poll_job, interval=self.poll_tick, first=0.1, name="poll", job_kwargs=once
+            )
+        else:
+            from bot.scale.notify import listen_outbox
+            from bot.scale.pg import conninfo
+
+            self._listener_task = asyncio.create_task(
+                listen_outbox(conninfo(self.settings.database_url), self.sender.wake),
+                name="outbox-listener",
+            )
         job_queue.run_repeating(
             self._batch_job, interval=BATCH_EVERY, first=1, name="batches", job_kwargs=once
         )
@@ -237,6 +259,10 @@ class Runtime:
         self._started = False
         self._stop.set()
         self.sender.wake()
+        if self._listener_task is not None:
+            self._listener_task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._listener_task
         if self.health_server is not None:
             await self.health_server.stop()
         updater = self.application.updater

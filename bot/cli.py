@@ -13,7 +13,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.config import USER_AGENT, Settings
+from bot.app import make_fetcher
+from bot.config import Settings
 from bot.domain import Item
 from bot.match import MatchDoc, Query, QueryError, load_aliases, match, parse_query
 from bot.sources.extract import extract_article
@@ -33,17 +34,6 @@ def load_settings() -> Settings:
             for error in exc.errors()
         )
         raise SystemExit(f"summit-watch: invalid settings: {problems}") from None
-
-
-def make_fetcher(settings: Settings) -> Fetcher:
-    return Fetcher(
-        user_agent=USER_AGENT,
-        allow_private=settings.allow_private_networks,
-        timeout=settings.fetch_timeout,
-        max_bytes=settings.fetch_max_bytes,
-        max_concurrency=settings.fetch_concurrency,
-        per_host=settings.fetch_per_host,
-    )
 
 
 def iso(item: Item) -> str | None:
@@ -132,10 +122,23 @@ def extract_files(paths: Sequence[Path], url: str | None) -> int:
     return 1 if failed else 0
 
 
-def run_bot(settings: Settings) -> int:
+ROLES = ("all", "bot", "worker")
+
+
+def run_bot(settings: Settings, role: str = "all") -> int:
     from bot.app import Runtime
     from bot.logs import setup_logging
+    from bot.storage.db import is_sqlite
 
+    if role != "all" and is_sqlite(settings.database_url):
+        print(
+            f"summit-watch: --role {role} needs PostgreSQL (DATABASE_URL=postgresql+psycopg://…); "
+            "on SQLite run one process (--role all)",
+            file=sys.stderr,
+        )
+        return 2
+    if role == "worker":
+        return run_worker(settings)
     if not settings.telegram_bot_token:
         print(
             "summit-watch: set TELEGRAM_BOT_TOKEN (from @BotFather) in the environment or .env",
@@ -147,8 +150,22 @@ def run_bot(settings: Settings) -> int:
     )
 
     async def main() -> None:
-        runtime = Runtime(settings)
+        runtime = Runtime(settings, poll_locally=role == "all")
         await runtime.run_until_signal()
+
+    asyncio.run(main())
+    return 0
+
+
+def run_worker(settings: Settings) -> int:
+    from bot.logs import setup_logging
+    from bot.scale.worker import WorkerRuntime
+
+    secrets = [settings.telegram_bot_token] if settings.telegram_bot_token else []
+    setup_logging(settings.log_level, json_lines=settings.log_json, secrets=secrets)
+
+    async def main() -> None:
+        await WorkerRuntime(settings).run_until_signal()
 
     asyncio.run(main())
     return 0
@@ -161,6 +178,11 @@ def upgrade_db(settings: Settings) -> int:
     engine = make_engine(settings.database_url)
     upgrade_database(engine)
     print(f"database at revision {current_revision(engine)}")
+    if engine.dialect.name == "postgresql":
+        from bot.scale.queue import ensure_queue_schema
+
+        if ensure_queue_schema(engine):
+            print("job queue tables created (for --role worker)")
     engine.dispose()
     return 0
 
@@ -170,8 +192,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="summit-watch", description="News topic alerts for Telegram."
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser(
+    run = commands.add_parser(
         "run", help="run the bot (long polling, or a webhook when WEBHOOK_URL is set)"
+    )
+    run.add_argument(
+        "--role",
+        choices=ROLES,
+        default="all",
+        help="all: one process does everything (default); on PostgreSQL, bot: Telegram and "
+        "sending only (one of it), worker: source refreshes (any number)",
     )
     check = commands.add_parser(
         "check", help="fetch sources once and print their items as JSON lines"
@@ -191,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = load_settings()
     if args.command == "run":
-        return run_bot(settings)
+        return run_bot(settings, args.role)
     if args.command in ("check", "extract"):
         # Each failure gets its own "<url>: <reason>" line; log records would only repeat it.
         logging.getLogger().addHandler(logging.NullHandler())

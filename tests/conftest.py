@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.fake_telegram import FakeTelegram
+from tests.support.feedserver import FeedServer
+
 SHARED_EVAL = Path(__file__).resolve().parent.parent.parent / "shared" / "eval"
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 
@@ -48,3 +51,17 @@ def database_url(tmp_path: Path) -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeTelegram]:
+    """A fake Bot API on 127.0.0.1 that the real PTB Application talks to."""
+    with FakeTelegram() as server:
+        yield server
+
+
+@pytest.fixture
+def feeds() -> Iterator[FeedServer]:
+    """A local feed server; modules that need starting content override this fixture."""
+    with FeedServer() as server:
+        yield server

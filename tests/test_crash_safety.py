@@ -61,16 +61,9 @@ PG_DATA = os.environ.get("PG_DATA", "")
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeTelegram]:
-    with FakeTelegram() as server:
-        yield server
-
-
-@pytest.fixture
-def feeds() -> Iterator[FeedServer]:
-    with FeedServer() as server:
-        server.set("/a.xml", rss([OLD], title="Outlet A"))
-        yield server
+def feeds(feeds: FeedServer) -> FeedServer:
+    feeds.set("/a.xml", rss([OLD], title="Outlet A"))
+    return feeds
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,7 +22,7 @@ LEADS = {
     "energy": "Moscow offered New Delhi long-term crude contracts and a share in Arctic LNG.",
     "trade in rupees": "Banks will settle more bilateral trade in rupees and roubles from April.",
     "rupee trade": "Exporters complained that rupee balances pile up in Russian accounts unused.",
-    "nuclear plants": "Rosatom will build six more reactors at Kudankulam and a new site in Andhra.",
+    "nuclear plants": "Rosatom will build six more reactors at Kudankulam and one more site.",
 }
 
 
@@ -35,17 +35,15 @@ def story(n: int, words: str) -> Entry:
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeTelegram]:
-    with FakeTelegram() as server:
-        server.set_admins(GROUP, [ADMIN])
-        yield server
+def fake(fake: FakeTelegram) -> FakeTelegram:
+    fake.set_admins(GROUP, [ADMIN])
+    return fake
 
 
 @pytest.fixture
-def feeds() -> Iterator[FeedServer]:
-    with FeedServer() as server:
-        server.set("/a.xml", rss([], title="Outlet"))
-        yield server
+def feeds(feeds: FeedServer) -> FeedServer:
+    feeds.set("/a.xml", rss([], title="Outlet"))
+    return feeds
 
 
 @pytest.fixture

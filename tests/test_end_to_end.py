@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -36,17 +36,10 @@ CRICKET = Entry("India beat Australia in cricket final", "https://outlet-a.test/
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeTelegram]:
-    with FakeTelegram() as server:
-        yield server
-
-
-@pytest.fixture
-def feeds() -> Iterator[FeedServer]:
-    with FeedServer() as server:
-        server.set("/a.xml", rss([OLD], title="Outlet A"))
-        server.set("/b.xml", rss([], title="Outlet B"))
-        yield server
+def feeds(feeds: FeedServer) -> FeedServer:
+    feeds.set("/a.xml", rss([OLD], title="Outlet A"))
+    feeds.set("/b.xml", rss([], title="Outlet B"))
+    return feeds
 
 
 @pytest.fixture

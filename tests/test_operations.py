@@ -7,7 +7,7 @@ import json
 import logging
 import re
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -30,16 +30,9 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeTelegram]:
-    with FakeTelegram() as server:
-        yield server
-
-
-@pytest.fixture
-def feeds() -> Iterator[FeedServer]:
-    with FeedServer() as server:
-        server.set("/a.xml", rss([], title="Outlet A"))
-        yield server
+def feeds(feeds: FeedServer) -> FeedServer:
+    feeds.set("/a.xml", rss([], title="Outlet A"))
+    return feeds
 
 
 async def start_bot(

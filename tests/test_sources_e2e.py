@@ -3,7 +3,7 @@ that move, vanish or ask to slow down. Everything is served from 127.0.0.1."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -34,18 +34,6 @@ def article_page(title: str, text: str = ARTICLE_TEXT) -> str:
         f"<article><h1>{title}</h1>{paragraphs}</article>"
         "<footer>© 2025 Example News</footer></body></html>"
     )
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeTelegram]:
-    with FakeTelegram() as server:
-        yield server
-
-
-@pytest.fixture
-def feeds() -> Iterator[FeedServer]:
-    with FeedServer() as server:
-        yield server
 
 
 class Launcher:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -38,17 +38,10 @@ NEW_DEVELOPMENT = Entry(
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeTelegram]:
-    with FakeTelegram() as server:
-        yield server
-
-
-@pytest.fixture
-def feeds() -> Iterator[FeedServer]:
-    with FeedServer() as server:
-        server.set("/blitz.xml", rss([], title="Blitz"))
-        server.set("/qoshe.xml", rss([], title="QOSHE"))
-        yield server
+def feeds(feeds: FeedServer) -> FeedServer:
+    feeds.set("/blitz.xml", rss([], title="Blitz"))
+    feeds.set("/qoshe.xml", rss([], title="QOSHE"))
+    return feeds
 
 
 @pytest.fixture

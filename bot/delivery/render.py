@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -26,15 +27,7 @@ def render_alert(row: Delivery, story: Story | None) -> str:
         return row.text
     view = AlertView.from_json(row.view)
     if story is not None and story.url == view.url and story.title:
-        view = AlertView(
-            title=story.title,
-            url=view.url,
-            summary=view.summary,
-            source_name=view.source_name,
-            published=view.published,
-            topic=view.topic,
-            matched_terms=view.matched_terms,
-        )
+        view = replace(view, title=story.title)
     others = [name for name in story_outlets(story) if name != view.source_name]
     return format_alert(view, also_reported=others)
 
