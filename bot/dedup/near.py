@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 from datasketch import MinHash
+from datasketch.hashfunc import sha1_hash32
 
 from bot.dedup.fingerprint import normalize_title
 from bot.match.query import tokenize
@@ -107,12 +108,20 @@ def shingles(title: str, text: str, *, n: int = SHINGLE_WORDS, lead: int = LEAD_
     return {" ".join(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
-_PERMUTATIONS: Any = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME).permutations
+_PERMUTATIONS: Any = MinHash(
+    num_perm=NUM_PERM, seed=SEED, scheme=SCHEME, hashfunc=sha1_hash32
+).permutations
 
 
 def minhash_values(features: set[str]) -> np.ndarray:
     """MinHash values of a set of strings, as NUM_PERM uint32."""
-    sketch = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME, permutations=_PERMUTATIONS)
+    sketch = MinHash(
+        num_perm=NUM_PERM,
+        seed=SEED,
+        scheme=SCHEME,
+        hashfunc=sha1_hash32,
+        permutations=_PERMUTATIONS,
+    )
     sketch.update_batch([f.encode("utf-8") for f in sorted(features)])
     return np.asarray(sketch.hashvalues, dtype=_VALUE_DTYPE)
 
