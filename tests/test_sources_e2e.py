@@ -81,7 +81,11 @@ async def test_a_topic_with_no_sources_at_all_is_backed_by_news_search(
     assert "Watching topic" in await bot.command(ANN, "/watch Putin Modi summit")
     listing = await bot.command(ANN, "/sources")
     assert "Google News: Putin Modi summit" in listing and "news search" in listing
-    assert any("q=Putin+Modi+summit" in r.path and "hl=en-US" in r.path for r in feeds.requests)
+    assert await wait_until(
+        lambda: any(
+            "q=Putin+Modi+summit" in r.path and "hl=en-US" in r.path for r in feeds.requests
+        )
+    )
 
     await bot.wait_polls(1)
     wrapped = (

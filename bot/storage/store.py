@@ -34,6 +34,8 @@ from bot.storage.models import (
 
 STORY_WINDOW = timedelta(days=7)
 WAITING = ("pending", "held", "digest")  # delivery states not yet sent
+STORY_FOLD_LOCK = 0x5357_5346  # PostgreSQL advisory lock key ("SWSF")
+RENDER_SLACK = timedelta(seconds=60)  # a sender reads a story at most this long before sending
 
 
 class QuotaExceeded(Exception):
@@ -581,9 +583,16 @@ class Store:
         """
         claimed: list[NewItem] = []
         alerts = updates = 0
+        wanted = [raw if isinstance(raw, Candidate) else Candidate(*raw) for raw in candidates]
         with self.session() as session:
-            for raw in candidates:
-                candidate = raw if isinstance(raw, Candidate) else Candidate(*raw)
+            if session.get_bind().dialect.name == "postgresql" and any(
+                c.signature is not None and c.signature.bands for c in wanted
+            ):
+                # New stories are folded one transaction at a time, as SQLite's single writer
+                # does: two workers holding near-copies (different keys, one story) cannot both
+                # miss each other's story and alert twice.
+                session.exec(select(func.pg_advisory_xact_lock(STORY_FOLD_LOCK)))
+            for candidate in wanted:
                 item = candidate.item
                 keys = list(dict.fromkeys(k for k in candidate.keys if k))
                 if not keys:
@@ -780,14 +789,28 @@ class Store:
             ).one()
 
     def mark_sent(self, delivery_id: int, message_id: int) -> None:
-        # What was sent was rendered from the story as it stood, so no edit is due yet.
+        # What was sent was rendered from the story as the sender read it, moments before, so
+        # no edit is due; unless the story changed after this alert was queued and so recently
+        # that the change may have come in while the send was in flight (a copy folded in by
+        # another poller or worker). Then the edit stays due: at worst Telegram answers it
+        # "message is not modified".
+        now = utcnow()
+        changed_in_flight = (
+            select(Story.id)
+            .where(
+                col(Story.id) == col(Delivery.story_id),
+                col(Story.updated_at) > col(Delivery.created_at),
+                col(Story.updated_at) >= now - RENDER_SLACK,
+            )
+            .exists()
+        )
         self._update_delivery(
             delivery_id,
             status="sent",
             message_id=message_id,
-            sent_at=utcnow(),
+            sent_at=now,
             last_error=None,
-            edit_due=False,
+            edit_due=changed_in_flight,
         )
 
     def mark_retry(self, delivery_id: int, *, at: datetime, error: str, attempt: bool) -> None:
@@ -882,6 +905,152 @@ class Store:
                     select(Delivery).where(Delivery.chat_id == chat_id).order_by(col(Delivery.id))
                 ).all()
             )
+
+    # -- subscriber management: channels, export and import, operators ------------------
+
+    def owned_channels(self, user_id: int) -> list[Chat]:
+        """Channels a user linked with /channel, active or not."""
+        with self.session() as session:
+            return list(
+                session.exec(
+                    select(Chat)
+                    .where(Chat.type == "channel", col(Chat.owner_id) == user_id)
+                    .order_by(col(Chat.title))
+                ).all()
+            )
+
+    def broadcast_chat_ids(self) -> list[int]:
+        """Active private chats and groups (channels are their owners' audiences, not ours)."""
+        with self.session() as session:
+            return list(
+                session.exec(
+                    select(Chat.id)
+                    .where(col(Chat.active).is_(True), Chat.type != "channel")
+                    .order_by(col(Chat.id))
+                ).all()
+            )
+
+    def operator_stats(self, since: datetime) -> dict[str, int]:
+        """Counts for /stats; alerts_24h counts alerts Telegram accepted since `since`."""
+
+        def count(statement: Any) -> int:
+            return int(session.exec(statement).one())
+
+        with self.session() as session:
+            return {
+                "chats_total": count(select(func.count()).select_from(Chat)),
+                "chats_active": count(
+                    select(func.count()).select_from(Chat).where(col(Chat.active).is_(True))
+                ),
+                "topics": count(select(func.count()).select_from(Topic)),
+                "topics_active": count(
+                    select(func.count()).select_from(Topic).where(col(Topic.active).is_(True))
+                ),
+                "sources": count(
+                    select(func.count()).select_from(Source).where(col(Source.retired).is_(False))
+                ),
+                "sources_failing": count(
+                    select(func.count())
+                    .select_from(Source)
+                    .where(col(Source.retired).is_(False), col(Source.error_streak) > 0)
+                ),
+                "sources_retired": count(
+                    select(func.count()).select_from(Source).where(col(Source.retired).is_(True))
+                ),
+                "alerts_24h": count(
+                    select(func.count())
+                    .select_from(Delivery)
+                    .where(Delivery.status == "sent", col(Delivery.sent_at) >= since)
+                ),
+                "backlog": count(
+                    select(func.count()).select_from(Delivery).where(Delivery.status == "pending")
+                ),
+            }
+
+    def import_chat_data(
+        self,
+        chat_id: int,
+        *,
+        topics: Sequence[tuple[str, str, bool]],
+        sources: Sequence[tuple[str, str, str]],
+        settings: dict[str, Any],
+        searches: dict[str, list[tuple[str, str]]],
+        thread_id: int | None = None,
+        topic_limit: int = 50,
+        source_limit: int = 50,
+    ) -> tuple[int, int, int]:
+        """Apply an import in one transaction: all of it, or nothing (QuotaExceeded).
+
+        `topics` are (query, mode, active): a query the chat already watches (any case) is
+        updated, others are added, backed by their `searches` feeds. `sources` are
+        (url, name, kind), linked unless linked already. Returns (topics added, topics
+        updated, sources added); QuotaExceeded("topics" | "sources", total) when a limit
+        would be passed.
+        """
+        with self.session() as session:
+            chat = session.get(Chat, chat_id)
+            if chat is None:
+                raise LookupError(f"chat {chat_id} is not known")
+            existing = {
+                topic.query.casefold(): topic
+                for topic in session.exec(select(Topic).where(Topic.chat_id == chat_id)).all()
+            }
+            fresh = [row for row in topics if row[0].casefold() not in existing]
+            if len(existing) + len(fresh) > topic_limit:
+                raise QuotaExceeded("topics", len(existing) + len(fresh))
+            linked = set(
+                session.exec(select(ChatSource.source_id).where(ChatSource.chat_id == chat_id))
+            )
+            own = session.exec(
+                select(func.count())
+                .select_from(ChatSource)
+                .join(Source, col(Source.id) == col(ChatSource.source_id))
+                .where(ChatSource.chat_id == chat_id, Source.kind != "search")
+            ).one()
+            to_link: list[Source] = []
+            for url, name, kind in sources:
+                source = session.exec(select(Source).where(Source.url == url)).first()
+                if source is None:
+                    source = Source(url=url, name=name[:200], kind=kind)
+                    session.add(source)
+                    session.flush()
+                if source.id not in linked and source not in to_link:
+                    to_link.append(source)
+            if own + len(to_link) > source_limit:
+                raise QuotaExceeded("sources", own + len(to_link))
+            for source in to_link:
+                assert source.id is not None
+                session.add(ChatSource(chat_id=chat_id, source_id=source.id))
+                linked.add(source.id)
+            updated = 0
+            for query, mode, active in topics:
+                topic = existing.get(query.casefold())
+                if topic is not None:
+                    updated += int((topic.mode, topic.active) != (mode, active))
+                    topic.mode, topic.active = mode, active
+                    session.add(topic)
+                    continue
+                topic = Topic(
+                    chat_id=chat_id, query=query, thread_id=thread_id, mode=mode, active=active
+                )
+                session.add(topic)
+                session.flush()
+                existing[query.casefold()] = topic
+                for url, name in searches.get(query, []):
+                    search = session.exec(select(Source).where(Source.url == url)).first()
+                    if search is None:
+                        search = Source(url=url, name=name[:200], kind="search", topic_id=topic.id)
+                        session.add(search)
+                        session.flush()
+                    assert search.id is not None
+                    if search.id not in linked:
+                        session.add(ChatSource(chat_id=chat_id, source_id=search.id))
+                        linked.add(search.id)
+            for name, value in settings.items():
+                setattr(chat, name, value)
+            session.add(chat)
+            session.commit()
+            return len(fresh), updated, len(to_link)
 
 
 def _insert_ignore(session: Session, model: Any, rows: list[dict[str, Any]]) -> int:

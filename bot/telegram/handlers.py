@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from telegram import ChatMember, Update
+from telegram import ChatMember, Update, User
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -30,9 +30,9 @@ from bot.sources.fetch import Fetcher, FetchError
 from bot.sources.netguard import BlockedAddress, validate_url
 from bot.sources.probe import NotASource, probe_source
 from bot.sources.search import search_feeds
-from bot.storage.models import Topic, utcnow
+from bot.storage.models import Chat, Topic, utcnow
 from bot.storage.store import QuotaExceeded, Store
-from bot.telegram import texts
+from bot.telegram import i18n, texts
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,61 @@ async def ensure_chat(update: Update, services: Services) -> str:
     return stored.language
 
 
+def reply_language(chat: Chat | None, user: User | None) -> str:
+    """The chat's choice (/lang) if it made one, else the user's Telegram language."""
+    if chat is not None and chat.language_chosen:
+        return i18n.normalize(chat.language)
+    if user is not None and user.language_code:
+        return i18n.normalize(user.language_code)
+    return i18n.normalize(chat.language if chat is not None else None)
+
+
+async def language_of(update: Update, services: Services) -> str:
+    chat = update.effective_chat
+    stored = await asyncio.to_thread(services.store.get_chat, chat.id) if chat else None
+    return reply_language(stored, update.effective_user)
+
+
+async def create_topic(
+    services: Services, chat_id: int, query: str, *, thread_id: int | None, search_language: str
+) -> Topic:
+    """Store a topic and back it with news-search feeds; QuotaExceeded at the chat's limit."""
+    topic = await asyncio.to_thread(
+        services.store.add_topic,
+        chat_id,
+        query,
+        thread_id=thread_id,
+        limit=services.settings.max_topics_per_chat,
+    )
+    for url, name in services.search_urls(topic, search_language):
+        await asyncio.to_thread(
+            services.store.add_chat_source,
+            chat_id,
+            url,
+            name=name,
+            kind="search",
+            topic_id=topic.id,
+        )
+    services.on_topics_changed()
+    return topic
+
+
+async def forget_topic(services: Services, chat_id: int, wanted: str) -> Topic | None:
+    """Remove a topic by number or text, and the news-search feeds only it needed."""
+    topic = await asyncio.to_thread(services.store.remove_topic, chat_id, wanted[:MAX_QUERY_LENGTH])
+    if topic is None:
+        return None
+    stored = await asyncio.to_thread(services.store.get_chat, chat_id)
+    language = stored.language if stored else "en"
+    remaining = await asyncio.to_thread(services.store.list_topics, chat_id)
+    still_used = {url for other in remaining for url, _ in services.search_urls(other, language)}
+    unused = [url for url, _ in services.search_urls(topic, language) if url not in still_used]
+    if unused:
+        await asyncio.to_thread(services.store.unlink_sources, chat_id, unused)
+    services.on_topics_changed()
+    return topic
+
+
 async def may_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
     """In groups only admins change watches; private chats belong to their user."""
     chat = update.effective_chat
@@ -134,35 +189,23 @@ async def may_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool
     return member.status in (ChatMember.OWNER, ChatMember.ADMINISTRATOR)
 
 
-async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await ensure_chat(update, services_of(context))
-    user = update.effective_user
-    await reply(update, texts.welcome(user.first_name if user else ""))
-
-
-async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await reply(update, texts.help_text())
-
-
 async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     services = services_of(context)
+    lang = await language_of(update, services)
     if not await may_change(update, context):
-        await reply(update, texts.NOT_ADMIN)
+        await reply(update, texts.not_admin(lang))
         return
     text = command_argument(update)
     if not text:
-        await reply(update, texts.watch_usage())
+        await reply(update, texts.watch_usage(lang))
         return
     if len(text) > MAX_QUERY_LENGTH:
-        await reply(
-            update,
-            texts.query_error(f"That topic is too long (at most {MAX_QUERY_LENGTH} characters)."),
-        )
+        await reply(update, texts.query_too_long(MAX_QUERY_LENGTH, lang))
         return
     try:
         query = parse_query(text, services.aliases)
     except QueryError as exc:
-        await reply(update, texts.query_error(str(exc)))
+        await reply(update, texts.query_error(str(exc), lang))
         return
     language = await ensure_chat(update, services)
     chat = update.effective_chat
@@ -172,98 +215,69 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message.message_thread_id if message is not None and message.is_topic_message else None
     )
     try:
-        topic = await asyncio.to_thread(
-            services.store.add_topic,
-            chat.id,
-            query.text,
-            thread_id=thread_id,
-            limit=services.settings.max_topics_per_chat,
+        topic = await create_topic(
+            services, chat.id, query.text, thread_id=thread_id, search_language=language
         )
-    except QuotaExceeded as exc:
-        await reply(update, f"⚠️ {exc} Remove one with /unwatch first.")
+    except QuotaExceeded:
+        await reply(update, texts.topic_quota(services.settings.max_topics_per_chat, lang))
         return
-    for url, name in services.search_urls(topic, language):
-        await asyncio.to_thread(
-            services.store.add_chat_source,
-            chat.id,
-            url,
-            name=name,
-            kind="search",
-            topic_id=topic.id,
-        )
-    services.on_topics_changed()
-    await reply(update, texts.watching(topic, query.describe()))
+    await reply(update, texts.watching(topic, query.describe(), lang))
 
 
 async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     services = services_of(context)
+    lang = await language_of(update, services)
     if not await may_change(update, context):
-        await reply(update, texts.NOT_ADMIN)
+        await reply(update, texts.not_admin(lang))
         return
     wanted = command_argument(update)
     chat = update.effective_chat
     assert chat is not None
     if not wanted:
         topics = await asyncio.to_thread(services.store.list_topics, chat.id)
-        await reply(
-            update, "Which one? <code>/unwatch NUMBER</code>\n\n" + texts.topics_list(topics)
-        )
+        await reply(update, texts.unwatch_which(topics, lang))
         return
-    topic = await asyncio.to_thread(services.store.remove_topic, chat.id, wanted[:MAX_QUERY_LENGTH])
+    topic = await forget_topic(services, chat.id, wanted)
     if topic is None:
-        await reply(update, texts.unwatch_missing(wanted))
+        await reply(update, texts.unwatch_missing(wanted, lang))
         return
-    stored = await asyncio.to_thread(services.store.get_chat, chat.id)
-    language = stored.language if stored else "en"
-    remaining = await asyncio.to_thread(services.store.list_topics, chat.id)
-    still_used = {url for other in remaining for url, _ in services.search_urls(other, language)}
-    unused = [url for url, _ in services.search_urls(topic, language) if url not in still_used]
-    if unused:
-        await asyncio.to_thread(services.store.unlink_sources, chat.id, unused)
-    services.on_topics_changed()
-    await reply(update, texts.unwatched(topic))
-
-
-async def list_topics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    services = services_of(context)
-    chat = update.effective_chat
-    assert chat is not None
-    topics = await asyncio.to_thread(services.store.list_topics, chat.id)
-    await reply(update, texts.topics_list(topics))
+    await reply(update, texts.unwatched(topic, lang))
 
 
 async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     services = services_of(context)
+    lang = await language_of(update, services)
     chat = update.effective_chat
     assert chat is not None
     found = await asyncio.to_thread(services.store.sources_for_chat, chat.id)
-    await reply(update, texts.sources_list(found))
+    await reply(update, texts.sources_list(found, lang))
 
 
 async def add_source(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     services = services_of(context)
+    lang = await language_of(update, services)
     if not await may_change(update, context):
-        await reply(update, texts.NOT_ADMIN)
+        await reply(update, texts.not_admin(lang))
         return
     wanted = command_argument(update)
     if not wanted:
-        await reply(update, texts.ADDSOURCE_USAGE)
+        await reply(update, texts.addsource_usage(lang))
         return
     if len(wanted) > MAX_URL_LENGTH:
-        await reply(update, texts.source_refused("That address is too long."))
+        await reply(update, texts.source_refused(i18n.t(lang, "addsource.too_long"), lang))
         return
     if "://" not in wanted:
         wanted = "https://" + wanted
     try:
         url = validate_url(wanted, allow_private=services.settings.allow_private_networks)
     except (BlockedAddress, ValueError) as exc:
-        await reply(update, texts.source_refused(str(exc)))
+        await reply(update, texts.source_refused(str(exc), lang))
         return
     assert services.fetcher is not None and services.articles is not None
     try:
         probe = await probe_source(services.fetcher, services.articles, url)
     except (FetchError, NotASource) as exc:
-        await reply(update, texts.source_refused(str(exc)))
+        await reply(update, texts.source_refused(str(exc), lang))
         return
     await ensure_chat(update, services)
     chat = update.effective_chat
@@ -277,42 +291,45 @@ async def add_source(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
             kind=probe.kind,
             limit=services.settings.max_sources_per_chat,
         )
-    except QuotaExceeded as exc:
-        await reply(update, f"⚠️ {exc} Remove one with /removesource first.")
+    except QuotaExceeded:
+        await reply(update, texts.source_quota(services.settings.max_sources_per_chat, lang))
         return
-    await reply(update, texts.source_added(source, probe.kind, probe.latest, added))
+    await reply(update, texts.source_added(source, probe.kind, probe.latest, added, lang))
 
 
 async def remove_source(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     services = services_of(context)
+    lang = await language_of(update, services)
     if not await may_change(update, context):
-        await reply(update, texts.NOT_ADMIN)
+        await reply(update, texts.not_admin(lang))
         return
     wanted = command_argument(update)
     chat = update.effective_chat
     assert chat is not None
     if not wanted:
-        await reply(update, texts.REMOVESOURCE_USAGE)
+        await reply(update, texts.removesource_usage(lang))
         return
     source = await asyncio.to_thread(
         services.store.remove_chat_source, chat.id, wanted[:MAX_URL_LENGTH]
     )
     if source is None:
-        await reply(update, texts.source_missing(wanted))
+        await reply(update, texts.source_missing(wanted, lang))
         return
-    await reply(update, texts.source_removed(source))
+    await reply(update, texts.source_removed(source, lang))
 
 
 async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     services = services_of(context)
+    lang = await language_of(update, services)
     chat = update.effective_chat
     assert chat is not None
     found = await asyncio.to_thread(services.store.sources_for_chat, chat.id)
-    await reply(update, texts.status_report(found))
+    await reply(update, texts.status_report(found, lang))
 
 
 async def recent(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     services = services_of(context)
+    lang = await language_of(update, services)
     chat = update.effective_chat
     assert chat is not None
     wanted = command_argument(update)
@@ -322,24 +339,25 @@ async def recent(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         key = wanted.lstrip("#").casefold()
         match_ = next((t for t in topics if str(t.id) == key or t.query.casefold() == key), None)
         if match_ is None:
-            await reply(update, texts.unwatch_missing(wanted))
+            await reply(update, texts.unwatch_missing(wanted, lang))
             return
         topic_id = match_.id
     stories = await asyncio.to_thread(services.store.recent_stories, chat.id, topic_id)
-    await reply(update, texts.recent_stories(stories))
+    await reply(update, texts.recent_stories(stories, lang))
 
 
 async def preview(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A dry run of a query over the last 72 h of stored items; nothing is saved."""
     services = services_of(context)
+    lang = await language_of(update, services)
     text = command_argument(update)
     if not text:
-        await reply(update, texts.PREVIEW_USAGE)
+        await reply(update, texts.preview_usage(lang))
         return
     try:
         query = parse_query(text[:MAX_QUERY_LENGTH], services.aliases)
     except QueryError as exc:
-        await reply(update, texts.query_error(str(exc)))
+        await reply(update, texts.query_error(str(exc), lang))
         return
     items = await asyncio.to_thread(
         services.store.items_since, utcnow() - timedelta(hours=PREVIEW_HOURS)
@@ -349,7 +367,9 @@ async def preview(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         for item in items
         if match(query, MatchDoc(item.title, item.summary, _site(item.url), item.language))
     ]
-    await reply(update, texts.preview_result(query.describe(), hits, len(items), PREVIEW_HOURS))
+    await reply(
+        update, texts.preview_result(query.describe(), hits, len(items), PREVIEW_HOURS, lang)
+    )
 
 
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -360,46 +380,44 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     chat = update.effective_chat
     action, _, raw_id = (press.data or "").partition(":")
-    answer = texts.BUTTON_EXPIRED
+    lang = await language_of(update, services)
+    answer = texts.button_expired(lang)
     if chat is not None and raw_id.isdigit() and len(raw_id) < 19:
         if action == "mute" and await may_change(update, context):
             until = utcnow() + timedelta(hours=24)
             topic = await asyncio.to_thread(services.store.mute_topic, chat.id, int(raw_id), until)
             if topic is not None:
                 services.on_topics_changed()
-                answer = texts.muted(topic)
+                answer = texts.muted(topic, lang)
         elif action == "nr":
             row = await asyncio.to_thread(services.store.mark_not_relevant, chat.id, int(raw_id))
             if row is not None:
-                answer = texts.NOT_RELEVANT_NOTED
+                answer = texts.not_relevant_noted(lang)
     with suppress(TelegramError):
         await press.answer(answer)
 
 
 async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await reply(update, texts.UNKNOWN_COMMAND)
+    await reply(update, texts.unknown_command(await language_of(update, services_of(context))))
 
 
 async def plain_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await reply(update, texts.PLAIN_TEXT_HINT)
+    await reply(update, texts.plain_text_hint(await language_of(update, services_of(context))))
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     what = "update" if isinstance(update, Update) else "job"
     log.error("%s failed: %s", what, context.error, exc_info=context.error)
     if isinstance(update, Update) and update.effective_message is not None:
+        user = update.effective_user
+        text = i18n.t(i18n.normalize(user.language_code if user else None), "errors.generic")
         with suppress(TelegramError):
-            await update.effective_message.reply_text(
-                "Sorry, something went wrong. Please try again."
-            )
+            await update.effective_message.reply_text(text)
 
 
 COMMAND_HANDLERS: dict[str, Handler] = {
-    "start": start,
-    "help": help_command,
     "watch": watch,
     "unwatch": unwatch,
-    "list": list_topics,
     "sources": sources,
     "addsource": add_source,
     "removesource": remove_source,
@@ -410,11 +428,16 @@ COMMAND_HANDLERS: dict[str, Handler] = {
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any], services: Services) -> None:
+    # Both build on this module's helpers, so they are imported here.
+    from bot.telegram import manage
     from bot.telegram.prefs import PREF_COMMANDS
 
     application.bot_data["services"] = services
     for name, callback in {**COMMAND_HANDLERS, **PREF_COMMANDS}.items():
         application.add_handler(CommandHandler(name, callback))
+    # /start, /help, /list, /lang, /channel, /export, /import, operators' commands, their
+    # buttons, the flood guard and membership changes; before the catch-alls below.
+    manage.register(application)
     application.add_handler(CallbackQueryHandler(button))
     application.add_handler(MessageHandler(filters.COMMAND, unknown_command))
     application.add_handler(

@@ -1,4 +1,8 @@
-"""Reply texts (Telegram HTML). Anything that came from a user or a feed goes through escape()."""
+"""Reply texts (Telegram HTML). Anything that came from a user or a feed goes through escape().
+
+The wording lives in the catalogs of `bot.telegram.i18n` (locales/en.toml, locales/ru.toml);
+every function takes the reply language as `lang` (English when omitted).
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,19 @@ from datetime import datetime
 
 from bot.storage.models import Item, Source, Story, Topic, utcnow
 from bot.telegram.format import escape, safe_link, shorten
+from bot.telegram.i18n import has, t, tn
 
 EXAMPLE_QUERY = "Putin Modi (summit OR visit) -cricket"
+LIST_BUDGET = 3500
 
+# (name, English description, example). Descriptions in other languages come from the
+# catalogs' [commands] table; a command without a catalog entry keeps the English one.
 COMMANDS: list[tuple[str, str, str]] = [
-    ("start", "Welcome and a quick example", "/start"),
+    ("start", "Welcome, a quick example and starter topics", "/start"),
     ("help", "Every command, with examples", "/help"),
     ("watch", "Watch a topic", f"/watch {EXAMPLE_QUERY}"),
     ("unwatch", "Stop watching a topic (by number or text)", "/unwatch 1"),
-    ("list", "Your watched topics", "/list"),
+    ("list", "Your topics, with buttons to pause, switch or remove", "/list"),
     ("sources", "The sources that are checked, with their health", "/sources"),
     ("addsource", "Add a feed, a page or a site for this chat", "/addsource thehindu.com"),
     ("removesource", "Remove one of this chat's sources", "/removesource 12"),
@@ -26,18 +34,32 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("quiet", "Quiet hours: silent, or held until they end", "/quiet 23:00-07:00 hold"),
     ("digest", "When the daily digest arrives (local time)", "/digest 08:00"),
     ("preview", "Try a query on the last 72 hours without saving it", "/preview Putin Modi summit"),
+    ("lang", "Reply language: English or Russian", "/lang ru"),
+    ("channel", "Post alerts to a channel you run", "/channel @mychannel watch BRICS summit"),
+    ("export", "Download your topics, sources and settings", "/export"),
+    (
+        "import",
+        "Restore them from an export file or an OPML list",
+        "/import (as the file's caption)",
+    ),
+]
+# Only for the operators in ADMIN_IDS: shown in their menu and help, unknown to everyone else.
+OPERATOR_COMMANDS: list[tuple[str, str, str]] = [
+    ("stats", "Operators: how the bot is doing", "/stats"),
+    ("broadcast", "Operators: send a message to every chat", "/broadcast Maintenance at 22:00 UTC"),
 ]
 
-QUERY_SYNTAX = (
-    "<b>How to write a topic</b>\n"
-    "• <code>Putin Modi summit</code>: all words must appear\n"
-    '• <code>"state visit"</code>: an exact phrase\n'
-    "• <code>summit OR visit</code>: either word\n"
-    "• <code>-cricket</code> or <code>NOT cricket</code>: leave out items with this word\n"
-    "• <code>( … )</code>: group, e.g. <code>Putin Modi (summit OR visit)</code>\n"
-    "• <code>Путин*</code>: any word starting with it\n"
-    "• <code>title:summit</code>, <code>site:thehindu.com</code>, <code>lang:ru</code>: filters"
-)
+
+def command_description(name: str, english: str, lang: str = "en") -> str:
+    key = f"commands.{name}"
+    return t(lang, key) if has(key) else english
+
+
+def query_syntax(lang: str = "en") -> str:
+    return t(lang, "help.syntax")
+
+
+QUERY_SYNTAX = query_syntax()
 
 
 def linked(url: str, title_html: str) -> str:
@@ -45,205 +67,285 @@ def linked(url: str, title_html: str) -> str:
     return f'<a href="{escape(link)}">{title_html}</a>' if link else title_html
 
 
-def welcome(first_name: str) -> str:
-    name = escape(shorten(first_name, 64)) if first_name else "there"
-    return (
-        f"Hello, {name}! I watch the news for you and send <b>one short alert per story</b>, "
-        "minutes after an outlet publishes it. No feed URLs needed: tell me a topic.\n\n"
-        f"Try: <code>/watch {escape(EXAMPLE_QUERY)}</code>\n\n"
-        "/help lists every command."
+def welcome(first_name: str, lang: str = "en") -> str:
+    name = escape(shorten(first_name, 64)) if first_name else t(lang, "welcome.there")
+    return t(lang, "welcome.text", name=name, example=escape(EXAMPLE_QUERY))
+
+
+def help_text(lang: str = "en", *, operator: bool = False) -> str:
+    def lines(commands: Sequence[tuple[str, str, str]]) -> list[str]:
+        return [
+            t(
+                lang,
+                "help.line",
+                name=name,
+                about=escape(command_description(name, about, lang)),
+                example=escape(example),
+            )
+            for name, about, example in commands
+        ]
+
+    parts = [t(lang, "help.title"), *lines(COMMANDS)]
+    if operator:
+        parts += ["", t(lang, "help.operators"), *lines(OPERATOR_COMMANDS)]
+    return "\n".join(parts) + "\n\n" + query_syntax(lang)
+
+
+def watch_usage(lang: str = "en") -> str:
+    return t(lang, "watch.usage") + "\n\n" + query_syntax(lang)
+
+
+def query_error(message: str, lang: str = "en") -> str:
+    return t(lang, "watch.query_error", message=escape(message)) + "\n\n" + query_syntax(lang)
+
+
+def query_too_long(limit: int, lang: str = "en") -> str:
+    return query_error(t(lang, "watch.too_long", limit=limit), lang)
+
+
+def watching(topic: Topic, understood: str, lang: str = "en") -> str:
+    return t(
+        lang,
+        "watch.watching",
+        id=topic.id,
+        query=escape(topic.query),
+        understood=escape(understood),
     )
 
 
-def help_text() -> str:
-    lines = ["<b>Commands</b>"]
-    lines += [
-        f"/{name}: {escape(about)}\n   <code>{escape(example)}</code>"
-        for name, about, example in COMMANDS
-    ]
-    return "\n".join(lines) + "\n\n" + QUERY_SYNTAX
-
-
-def watch_usage() -> str:
-    return (
-        "Tell me what to watch, for example:\n<code>/watch Putin Modi summit</code>\n\n"
-        + QUERY_SYNTAX
+def topic_line(topic: Topic, lang: str = "en") -> str:
+    mode = topic.mode if topic.mode in ("instant", "hourly", "daily") else "instant"
+    return t(
+        lang,
+        "list.line",
+        id=topic.id,
+        query=escape(shorten(topic.query, 300)),
+        mode=t(lang, f"modes.{mode}"),
+        paused="" if topic.active else t(lang, "list.paused"),
     )
 
 
-def query_error(message: str) -> str:
-    return f"⚠️ {escape(message)}\nNothing was saved.\n\n" + QUERY_SYNTAX
-
-
-def watching(topic: Topic, understood: str) -> str:
-    return (
-        f"✅ Watching topic #{topic.id}: <code>{escape(topic.query)}</code>\n"
-        f"I read it as: {escape(understood)}\n"
-        "You will get one alert per new story. /list shows your topics."
-    )
-
-
-def topics_list(topics: Sequence[Topic]) -> str:
+def topics_list(topics: Sequence[Topic], lang: str = "en", *, title: str | None = None) -> str:
+    """The chat's topics as text; `title` (HTML) replaces the heading, e.g. for a channel."""
     if not topics:
-        return (
-            "You are not watching anything yet.\n"
-            + f"Try: <code>/watch {escape(EXAMPLE_QUERY)}</code>"
-        )
-    lines = ["<b>Your topics</b>"]
+        return t(lang, "list.empty", example=escape(EXAMPLE_QUERY))
+    lines = [title or t(lang, "list.title")]
+    size = len(lines[0])
     for topic in topics:
-        state = "" if topic.active else " (paused)"
-        lines.append(f"#{topic.id} <code>{escape(topic.query)}</code>{state}")
-    lines.append("\nStop one with <code>/unwatch NUMBER</code>.")
+        line = topic_line(topic, lang)
+        size += len(line) + 1
+        if size > LIST_BUDGET:  # stay well inside Telegram's 4096 characters
+            lines.append("…")
+            break
+        lines.append(line)
+    lines.append("\n" + t(lang, "list.hint"))
     return "\n".join(lines)
 
 
-def unwatched(topic: Topic) -> str:
-    return f"🗑 Stopped watching #{topic.id}: <code>{escape(topic.query)}</code>"
+def unwatched(topic: Topic, lang: str = "en") -> str:
+    return t(lang, "unwatch.done", id=topic.id, query=escape(topic.query))
 
 
-def unwatch_missing(wanted: str) -> str:
-    wanted_html = escape(shorten(wanted, 100))
-    return f"I found no topic <code>{wanted_html}</code> here. /list shows your topics."
+def unwatch_missing(wanted: str, lang: str = "en") -> str:
+    return t(lang, "unwatch.missing", wanted=escape(shorten(wanted, 100)))
 
 
-def duration(seconds: int) -> str:
+def unwatch_which(topics: Sequence[Topic], lang: str = "en") -> str:
+    return t(lang, "unwatch.which") + "\n\n" + topics_list(topics, lang)
+
+
+def duration(seconds: int, lang: str = "en") -> str:
     if seconds < 90:
-        return f"{seconds}s"
+        return t(lang, "time.seconds", n=seconds)
     if seconds < 5400:
-        return f"{seconds // 60} min"
+        return t(lang, "time.minutes", n=seconds // 60)
     if seconds < 48 * 3600:
-        return f"{seconds // 3600} h"
-    return f"{seconds // 86400} days"
+        return t(lang, "time.hours", n=seconds // 3600)
+    return t(lang, "time.days", n=seconds // 86400)
 
 
-def ago(moment: datetime | None) -> str:
+def ago(moment: datetime | None, lang: str = "en") -> str:
     if moment is None:
-        return "never"
-    return duration(max(0, int((utcnow() - moment).total_seconds()))) + " ago"
+        return t(lang, "time.never")
+    return t(
+        lang, "time.ago", when=duration(max(0, int((utcnow() - moment).total_seconds())), lang)
+    )
 
 
-def source_line(source: Source) -> str:
+def source_line(source: Source, lang: str = "en") -> str:
     name = escape(shorten(source.name or source.url, 60))
     if source.retired:
-        health = "❌ gone"
+        health = t(lang, "sources.gone")
     elif source.error_streak:
         reason = escape(shorten(source.last_error or "", 80))
-        health = f"⚠️ {source.error_streak} failure(s) in a row: {reason}"
+        health = t(lang, "sources.failing", count=source.error_streak, reason=reason)
     elif source.last_success_at:
-        health = f"✅ checked {ago(source.last_success_at)}"
+        health = t(lang, "sources.checked", ago=ago(source.last_success_at, lang))
     else:
-        health = "⏳ not checked yet"
-    scope = {"search": " (news search)", "page": " (page)"}.get(source.kind, "")
+        health = t(lang, "sources.not_checked")
+    scope = t(lang, f"sources.{source.kind}") if source.kind in ("search", "page") else ""
     scope += "" if source.is_global else f" #{source.id}"
-    return f"• {name}{scope}: {health}"
+    return t(lang, "sources.line", name=name, scope=scope, health=health)
 
 
-def sources_list(sources: Sequence[Source]) -> str:
+def sources_list(sources: Sequence[Source], lang: str = "en") -> str:
     if not sources:
-        return "No sources are configured yet."
-    return "<b>Sources</b>\n" + "\n".join(source_line(source) for source in sources[:50])
+        return t(lang, "sources.none")
+    return (
+        t(lang, "sources.title")
+        + "\n"
+        + "\n".join(source_line(source, lang) for source in sources[:50])
+    )
 
 
-NOT_ADMIN = "Only this group's admins can change its watches."
-UNKNOWN_COMMAND = "I don't know that command. /help lists what I can do."
-PLAIN_TEXT_HINT = (
-    "To watch a topic, send <code>/watch</code> and the words, "
-    "e.g. <code>/watch Putin Modi summit</code>."
-)
+def not_admin(lang: str = "en") -> str:
+    return t(lang, "errors.not_admin")
 
 
-ADDSOURCE_USAGE = (
-    "Send a feed, a page or a site, e.g. <code>/addsource https://www.thehindu.com</code>. "
-    "I find its feed, or watch the page for new articles."
-)
-REMOVESOURCE_USAGE = "Which one? <code>/removesource NUMBER</code> (numbers are in /sources)."
+def unknown_command(lang: str = "en") -> str:
+    return t(lang, "errors.unknown_command")
 
 
-def source_refused(reason: str) -> str:
-    return f"⚠️ I can't use that source: {escape(shorten(reason, 200))}\nNothing was added."
+def plain_text_hint(lang: str = "en") -> str:
+    return t(lang, "errors.plain_text")
 
 
-def source_added(source: Source, kind: str, latest: Sequence[str], added: bool) -> str:
-    what = {"feed": "a feed", "page": "a web page (watched for new article links)"}.get(kind, kind)
-    head = "✅ Added" if added else "This chat already has"
-    lines = [f"{head} <b>{escape(shorten(source.name or source.url, 80))}</b>: {what}."]
+NOT_ADMIN = not_admin()
+UNKNOWN_COMMAND = unknown_command()
+PLAIN_TEXT_HINT = plain_text_hint()
+
+
+def addsource_usage(lang: str = "en") -> str:
+    return t(lang, "addsource.usage")
+
+
+def removesource_usage(lang: str = "en") -> str:
+    return t(lang, "removesource.usage")
+
+
+ADDSOURCE_USAGE = addsource_usage()
+REMOVESOURCE_USAGE = removesource_usage()
+
+
+def source_refused(reason: str, lang: str = "en") -> str:
+    return t(lang, "addsource.refused", reason=escape(shorten(reason, 200)))
+
+
+def source_added(
+    source: Source, kind: str, latest: Sequence[str], added: bool, lang: str = "en"
+) -> str:
+    what = t(lang, f"addsource.{kind}") if kind in ("feed", "page") else escape(kind)
+    head = t(lang, "addsource.added" if added else "addsource.already")
+    name = escape(shorten(source.name or source.url, 80))
+    lines = [t(lang, "addsource.head", head=head, name=name, what=what)]
     if latest:
-        lines.append("Latest:")
+        lines.append(t(lang, "addsource.latest"))
         lines += [f"• {escape(shorten(title, 120))}" for title in latest[:3]]
-    lines.append("New items will be matched against this chat's topics.")
+    lines.append(t(lang, "addsource.note"))
     return "\n".join(lines)
 
 
-def source_missing(wanted: str) -> str:
-    return f"This chat has no source <code>{escape(shorten(wanted, 100))}</code>. See /sources."
+def topic_quota(count: int, lang: str = "en") -> str:
+    return t(lang, "watch.quota", count=count)
 
 
-def source_removed(source: Source) -> str:
-    return f"🗑 Removed <b>{escape(shorten(source.name or source.url, 80))}</b>."
+def source_quota(count: int, lang: str = "en") -> str:
+    return t(lang, "addsource.quota", count=count)
 
 
-def status_report(sources: Sequence[Source]) -> str:
+def source_missing(wanted: str, lang: str = "en") -> str:
+    return t(lang, "removesource.missing", wanted=escape(shorten(wanted, 100)))
+
+
+def source_removed(source: Source, lang: str = "en") -> str:
+    return t(lang, "removesource.removed", name=escape(shorten(source.name or source.url, 80)))
+
+
+def status_report(sources: Sequence[Source], lang: str = "en") -> str:
     if not sources:
-        return "No sources are configured yet."
-    lines = ["<b>Source status</b>"]
+        return t(lang, "sources.none")
+    lines = [t(lang, "status.title")]
     for source in sources[:30]:
         name = escape(shorten(source.name or source.url, 60))
         share = f"{source.not_modified_count / source.polls:.0%}" if source.polls else "–"
         lines.append(
-            f"<b>{name}</b>\n  last success: {ago(source.last_success_at)}; "
-            f"errors in a row: {source.error_streak}; 304 share: {share}\n"
-            f"  next check: {until(source.next_check_at)}"
+            t(
+                lang,
+                "status.line",
+                name=name,
+                success=ago(source.last_success_at, lang),
+                errors=source.error_streak,
+                share=share,
+                next=until(source.next_check_at, lang),
+            )
         )
         if source.last_error:
             reason = escape(shorten(source.last_error, 100))
-            lines.append(f"  last error ({ago(source.last_error_at)}): {reason}")
+            lines.append(
+                t(lang, "status.last_error", ago=ago(source.last_error_at, lang), reason=reason)
+            )
     return "\n".join(lines)
 
 
-def until(moment: datetime | None) -> str:
+def until(moment: datetime | None, lang: str = "en") -> str:
     if moment is None:
-        return "unknown"
+        return t(lang, "time.unknown")
     seconds = int((moment - utcnow()).total_seconds())
-    return "due now" if seconds <= 0 else "in " + duration(seconds)
+    if seconds <= 0:
+        return t(lang, "time.due_now")
+    return t(lang, "time.in", when=duration(seconds, lang))
 
 
-def source_gone(source: Source) -> str:
+def source_gone(source: Source, lang: str = "en") -> str:
     name = escape(shorten(source.name or source.url, 80))
-    return (
-        f"❌ The source <b>{name}</b> says it is gone for good (410), so I stopped checking it. "
-        "/sources lists the rest; /addsource adds another."
-    )
+    return t(lang, "sources.gone_for_good", name=name)
 
 
-PREVIEW_USAGE = (
-    "Send a query to try, e.g. <code>/preview Putin Modi summit</code>. Nothing is saved."
-)
-BUTTON_EXPIRED = "This button has expired."
-NOT_RELEVANT_NOTED = "Noted: no more updates on this story."
+def preview_usage(lang: str = "en") -> str:
+    return t(lang, "preview.usage")
 
 
-def muted(topic: Topic) -> str:
-    return f"Topic #{topic.id} is muted for 24 hours."
+PREVIEW_USAGE = preview_usage()
+BUTTON_EXPIRED = t("en", "buttons.expired")
+NOT_RELEVANT_NOTED = t("en", "alert.not_relevant")
 
 
-def recent_stories(stories: Sequence[tuple[Story, int]]) -> str:
+def button_expired(lang: str = "en") -> str:
+    return t(lang, "buttons.expired")
+
+
+def not_relevant_noted(lang: str = "en") -> str:
+    return t(lang, "alert.not_relevant")
+
+
+def muted(topic: Topic, lang: str = "en") -> str:
+    return t(lang, "alert.muted", id=topic.id)
+
+
+def recent_stories(stories: Sequence[tuple[Story, int]], lang: str = "en") -> str:
     if not stories:
-        return "No stories yet. They appear here once alerts have been sent."
-    lines = ["<b>Recent stories</b>"]
+        return t(lang, "recent.none")
+    lines = [t(lang, "recent.title")]
     for story, outlets in stories:
         title = escape(shorten(story.title, 120))
-        count = f"{outlets} outlet{'s' if outlets != 1 else ''}"
-        lines.append(f"• {linked(story.url, title)} ({count})")
+        count = tn(lang, "recent.outlets", outlets)
+        lines.append(t(lang, "recent.line", link=linked(story.url, title), outlets=count))
     return "\n".join(lines)
 
 
-def preview_result(understood: str, hits: Sequence[Item], total: int, hours: int) -> str:
-    head = (
-        f"I read it as: {escape(understood)}\n"
-        f"<b>{len(hits)}</b> of {total} items from the last {hours} h match."
+def preview_result(
+    understood: str, hits: Sequence[Item], total: int, hours: int, lang: str = "en"
+) -> str:
+    head = t(
+        lang,
+        "preview.head",
+        understood=escape(understood),
+        hits=len(hits),
+        total=total,
+        hours=hours,
     )
     if not hits:
-        return head + " Try fewer words, OR, or a prefix*."
+        return head + t(lang, "preview.none")
     lines = [head]
     for item in hits[:10]:
         lines.append(f"• {linked(item.url, escape(shorten(item.title, 120)))}")

@@ -1,0 +1,1320 @@
+"""The subscriber's experience around the watch commands.
+
+Starter topics on /start, the /list keyboard (pause, delivery mode, remove), channels set up
+from a private chat, /export and /import, /lang, the command menu, a per-chat flood guard,
+the bot's own membership changes, and the operators' /stats and /broadcast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import re
+import time
+import tomllib
+import zlib
+from collections import deque
+from collections.abc import Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+from xml.etree.ElementTree import ParseError
+from xml.sax.saxutils import quoteattr
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring as parse_untrusted_xml
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScopeChat,
+    ChatFullInfo,
+    ChatMember,
+    ChatMemberAdministrator,
+    Document,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    MessageOriginChannel,
+    Update,
+)
+from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot.config import Settings
+from bot.match import Aliases, QueryError, parse_query
+from bot.sources.netguard import BlockedAddress, validate_url
+from bot.storage.models import Chat, Source, Topic, utcnow
+from bot.storage.store import QuotaExceeded
+from bot.telegram import i18n, texts
+from bot.telegram.format import escape, shorten
+from bot.telegram.handlers import (
+    MAX_QUERY_LENGTH,
+    MAX_URL_LENGTH,
+    Handler,
+    Services,
+    command_argument,
+    create_topic,
+    ensure_chat,
+    forget_topic,
+    language_of,
+    may_change,
+    reply,
+    services_of,
+)
+from bot.telegram.i18n import t
+
+log = logging.getLogger(__name__)
+
+STARTER_TOPICS_FILE = "starter_topics.toml"
+MAX_STARTERS = 8
+MAX_STARTER_TITLE = 48
+PAGE_SIZE = 8  # topics per /list page: 3 buttons each stays far below Telegram's limits
+MODES = ("instant", "hourly", "daily")
+NEXT_MODE = {"instant": "daily", "daily": "hourly", "hourly": "instant"}
+IMPORT_MAX_BYTES = 256 * 1024
+EXPORT_FORMAT = "summit-watch-export"
+EXPORT_VERSION = 1
+FLOOD_LIMIT = 20  # commands per chat ...
+FLOOD_WINDOW = 60.0  # ... per this many seconds
+BUTTON_FLOOD_LIMIT = 60  # button presses per chat in the same window: tapping is quicker
+BROADCAST_MAX_LENGTH = 3500
+BROADCAST_SPACING = 0.05  # between sends; the AIORateLimiter keeps the global pace too
+FLOOD_GUARD = "flood_guard"
+BUTTON_GUARD = "button_guard"
+STARTERS = "starter_topics"
+
+# /list buttons: t:<action>:<topic id>:<page>:<argument>:<channel id or empty>
+#   a = set active (argument 0/1), m = set mode (i/h/d), r = ask to remove, y = remove,
+#   l = show a page (the "No" of a removal, and paging)
+_LIST_DATA = re.compile(r"t:([amryl]):(\d{1,12}):(\d{1,3}):([01ihd]?):(-?\d{1,16})?")
+_MODE_LETTER = {"instant": "i", "hourly": "h", "daily": "d"}
+_LETTER_MODE = {letter: mode for mode, letter in _MODE_LETTER.items()}
+_START_DATA = re.compile(r"start:(\d{1,2}):([0-9a-f]{8})")
+_CHANNEL_REF = re.compile(r"@[A-Za-z][A-Za-z0-9_]{3,31}|-100\d{1,13}")
+_IMPORT_CAPTION = re.compile(r"^/import(?:@(\w+))?(?:\s|$)")
+_CLOCK = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
+_OFFSET = re.compile(r"[+-](0\d|1[0-4]):[0-5]\d")
+_ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+){0,2}")
+
+
+# -- starter topics ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StarterTopic:
+    title: str
+    query: str
+    titles: dict[str, str] = field(default_factory=dict)
+
+    def label(self, lang: str) -> str:
+        return self.titles.get(lang, self.title)
+
+    @property
+    def tag(self) -> str:
+        """Ties a button to its query, so a button from an older file set is refused."""
+        return f"{zlib.crc32(self.query.encode('utf-8')):08x}"
+
+
+def starter_topics_path(settings: Settings) -> Path:
+    """`starter_topics.toml` beside SOURCES_FILE, else config/ in the working directory."""
+    beside = settings.sources_file.parent / STARTER_TOPICS_FILE
+    return beside if beside.exists() else Path("config") / STARTER_TOPICS_FILE
+
+
+def load_starter_topics(path: Path, aliases: Aliases | None = None) -> list[StarterTopic]:
+    """The `[[topics]]` of a starter file; entries that are not valid are logged and skipped."""
+    if not path.exists():
+        return []
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        log.warning("starter topics not loaded from %s: %s", path, exc)
+        return []
+    found: list[StarterTopic] = []
+    for number, entry in enumerate(data.get("topics", []), start=1):
+        title = entry.get("title") if isinstance(entry, dict) else None
+        query = entry.get("query") if isinstance(entry, dict) else None
+        if not isinstance(title, str) or not isinstance(query, str) or not title.strip():
+            log.warning("starter topic %d in %s needs a title and a query", number, path)
+            continue
+        try:
+            parsed = parse_query(query[:MAX_QUERY_LENGTH], aliases)
+        except QueryError as exc:
+            log.warning("starter topic %d in %s: %s", number, path, exc)
+            continue
+        titles = {
+            lang: shorten(str(entry[f"title_{lang}"]), MAX_STARTER_TITLE)
+            for lang in i18n.LANGUAGES
+            if isinstance(entry.get(f"title_{lang}"), str)
+        }
+        found.append(StarterTopic(shorten(title, MAX_STARTER_TITLE), parsed.text, titles))
+    return found[:MAX_STARTERS]
+
+
+def _starters(context: ContextTypes.DEFAULT_TYPE) -> list[StarterTopic]:
+    starters = context.bot_data.get(STARTERS, [])
+    assert isinstance(starters, list)
+    return starters
+
+
+# -- small helpers -------------------------------------------------------------------------
+
+
+def _thread_of(message: Message | None) -> int | None:
+    if message is None or not message.is_topic_message:
+        return None
+    return message.message_thread_id
+
+
+async def _send(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    message = update.effective_message
+    if message is not None:
+        await message.reply_html(text, reply_markup=markup, do_quote=False)
+
+
+def is_operator(update: Update, services: Services) -> bool:
+    user = update.effective_user
+    return user is not None and user.id in services.settings.admin_ids
+
+
+async def _edit(
+    context: ContextTypes.DEFAULT_TYPE,
+    message: Any,
+    text: str,
+    markup: InlineKeyboardMarkup | None,
+) -> None:
+    """Edit a list message in place; an unchanged view is fine."""
+    try:
+        await context.bot.edit_message_text(
+            text,
+            chat_id=message.chat.id,
+            message_id=message.message_id,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+        )
+    except BadRequest as exc:
+        if "not modified" not in exc.message.lower():
+            raise
+
+
+# -- /start, /help, /lang ------------------------------------------------------------------
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    services = services_of(context)
+    await ensure_chat(update, services)
+    lang = await language_of(update, services)
+    user = update.effective_user
+    text = texts.welcome(user.first_name if user else "", lang)
+    markup = None
+    starters = _starters(context)
+    if starters:
+        text += "\n\n" + t(lang, "welcome.starters")
+        markup = InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        starter.label(lang), callback_data=f"start:{i}:{starter.tag}"
+                    )
+                ]
+                for i, starter in enumerate(starters)
+            ]
+        )
+    await _send(update, text, markup)
+
+
+async def starter_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A starter-topic button: watch its query here. Every press is answered."""
+    press = update.callback_query
+    if press is None:
+        return
+    services = services_of(context)
+    lang = await language_of(update, services)
+    answer = t(lang, "buttons.expired")
+    try:
+        found = _START_DATA.fullmatch(press.data or "")
+        starters = _starters(context)
+        chat = update.effective_chat
+        if found is None or chat is None or int(found[1]) >= len(starters):
+            return
+        starter = starters[int(found[1])]
+        if starter.tag != found[2]:
+            return
+        if not await may_change(update, context):
+            answer = t(lang, "buttons.not_admin")
+            return
+        search_language = await ensure_chat(update, services)
+        topics = await asyncio.to_thread(services.store.list_topics, chat.id)
+        same = next((x for x in topics if x.query.casefold() == starter.query.casefold()), None)
+        if same is not None:
+            answer = t(lang, "welcome.already", id=same.id)
+            return
+        query = parse_query(starter.query, services.aliases)
+        thread_id = _thread_of(press.message if isinstance(press.message, Message) else None)
+        try:
+            topic = await create_topic(
+                services, chat.id, query.text, thread_id=thread_id, search_language=search_language
+            )
+        except QuotaExceeded:
+            answer = t(lang, "watch.quota", count=services.settings.max_topics_per_chat)
+            return
+        answer = t(lang, "welcome.started", title=starter.label(lang))
+        await context.bot.send_message(
+            chat.id,
+            texts.watching(topic, query.describe(), lang),
+            parse_mode=ParseMode.HTML,
+            message_thread_id=thread_id,
+        )
+    finally:
+        with suppress(TelegramError):
+            await press.answer(shorten(answer, 190))
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    services = services_of(context)
+    lang = await language_of(update, services)
+    operator = is_operator(update, services) and _is_private(update)
+    await reply(update, texts.help_text(lang, operator=operator))
+
+
+def _is_private(update: Update) -> bool:
+    chat = update.effective_chat
+    return chat is not None and chat.type == ChatType.PRIVATE
+
+
+async def lang_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    services = services_of(context)
+    lang = await language_of(update, services)
+    wanted = command_argument(update).lower()
+    chat = update.effective_chat
+    if chat is None:
+        return
+    if wanted not in (*i18n.LANGUAGES, "auto"):
+        await reply(update, t(lang, "lang.usage", current=i18n.NAMES[lang]))
+        return
+    if not await may_change(update, context):
+        await reply(update, texts.not_admin(lang))
+        return
+    await ensure_chat(update, services)
+    if wanted == "auto":
+        await asyncio.to_thread(services.store.update_chat, chat.id, language_chosen=False)
+        await reply(update, t(await language_of(update, services), "lang.auto"))
+        return
+    await asyncio.to_thread(
+        services.store.update_chat, chat.id, language=wanted, language_chosen=True
+    )
+    await reply(update, t(wanted, "lang.set"))
+
+
+# -- /list and its buttons -----------------------------------------------------------------
+
+
+def _list_data(action: str, topic_id: int, page: int, argument: str, target: int | None) -> str:
+    return f"t:{action}:{topic_id}:{page}:{argument}:{'' if target is None else target}"
+
+
+def list_view(
+    topics: Sequence[Topic],
+    page: int,
+    lang: str,
+    *,
+    target: int | None = None,
+    title: str | None = None,
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """One page of a chat's topics, with a row of buttons per topic.
+
+    `target` is a channel's id when its topics are managed from a private chat.
+    """
+    pages = max(1, math.ceil(len(topics) / PAGE_SIZE))
+    page = min(max(page, 0), pages - 1)
+    shown = list(topics[page * PAGE_SIZE : (page + 1) * PAGE_SIZE])
+    text = texts.topics_list(shown, lang, title=title)
+    if not topics:
+        if title:
+            text = title + "\n" + text
+        return text, None
+    if pages > 1:
+        text += "\n" + t(lang, "list.page", page=page + 1, pages=pages)
+    rows: list[list[InlineKeyboardButton]] = []
+    for topic in shown:
+        assert topic.id is not None
+        mode = topic.mode if topic.mode in MODES else "instant"
+        if topic.active:
+            toggle = InlineKeyboardButton(
+                t(lang, "buttons.pause", id=topic.id),
+                callback_data=_list_data("a", topic.id, page, "0", target),
+            )
+        else:
+            toggle = InlineKeyboardButton(
+                t(lang, "buttons.resume", id=topic.id),
+                callback_data=_list_data("a", topic.id, page, "1", target),
+            )
+        switch = InlineKeyboardButton(
+            t(lang, f"buttons.{mode}"),
+            callback_data=_list_data("m", topic.id, page, _MODE_LETTER[NEXT_MODE[mode]], target),
+        )
+        remove = InlineKeyboardButton(
+            t(lang, "buttons.remove"), callback_data=_list_data("r", topic.id, page, "", target)
+        )
+        rows.append([toggle, switch, remove])
+    if pages > 1:
+        nav = []
+        if page > 0:
+            nav.append(
+                InlineKeyboardButton(
+                    t(lang, "buttons.previous"),
+                    callback_data=_list_data("l", 0, page - 1, "", target),
+                )
+            )
+        if page < pages - 1:
+            nav.append(
+                InlineKeyboardButton(
+                    t(lang, "buttons.next"), callback_data=_list_data("l", 0, page + 1, "", target)
+                )
+            )
+        rows.append(nav)
+    return text, InlineKeyboardMarkup(rows)
+
+
+def confirm_view(
+    topic: Topic, page: int, lang: str, target: int | None
+) -> tuple[str, InlineKeyboardMarkup]:
+    assert topic.id is not None
+    text = t(lang, "list.confirm", id=topic.id, query=escape(shorten(topic.query, 300)))
+    markup = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    t(lang, "buttons.yes"),
+                    callback_data=_list_data("y", topic.id, page, "", target),
+                ),
+                InlineKeyboardButton(
+                    t(lang, "buttons.no"), callback_data=_list_data("l", 0, page, "", target)
+                ),
+            ]
+        ]
+    )
+    return text, markup
+
+
+async def list_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    services = services_of(context)
+    lang = await language_of(update, services)
+    chat = update.effective_chat
+    assert chat is not None
+    topics = await asyncio.to_thread(services.store.list_topics, chat.id)
+    text, markup = list_view(topics, 0, lang)
+    await _send(update, text, markup)
+
+
+async def list_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A /list button. Every press is answered; stale or forged data: "expired"."""
+    press = update.callback_query
+    if press is None:
+        return
+    services = services_of(context)
+    lang = await language_of(update, services)
+    answer: str | None = t(lang, "buttons.expired")
+    try:
+        answer = await _list_action(update, context, services, lang)
+    finally:
+        with suppress(TelegramError):
+            await press.answer(answer)
+
+
+async def _list_action(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, services: Services, lang: str
+) -> str | None:
+    expired = t(lang, "buttons.expired")
+    press = update.callback_query
+    chat = update.effective_chat
+    user = update.effective_user
+    assert press is not None
+    found = _LIST_DATA.fullmatch(press.data or "")
+    if found is None or chat is None or user is None or press.message is None:
+        return expired
+    action, topic_id, page, argument = found[1], int(found[2]), int(found[3]), found[4]
+    target: int | None = int(found[5]) if found[5] else None
+    title: str | None = None
+    if target is not None:
+        # A channel's topics, managed from the private chat of one of its admins.
+        stored = await asyncio.to_thread(services.store.get_chat, target)
+        if chat.type != ChatType.PRIVATE or stored is None or stored.type != "channel":
+            return expired
+        if not await _is_channel_admin(context.bot, target, user.id):
+            return t(lang, "buttons.not_admin")
+        chat_id = target
+        title = t(lang, "list.channel_title", title=escape(shorten(stored.title, 80)))
+    else:
+        if not await may_change(update, context):
+            return t(lang, "buttons.not_admin")
+        chat_id = chat.id
+    topics = await asyncio.to_thread(services.store.list_topics, chat_id)
+    topic = next((x for x in topics if x.id == topic_id), None)
+    answer: str | None = None
+    if action == "l":
+        pass
+    elif topic is None:
+        return expired
+    elif action == "a" and argument in ("0", "1"):
+        changed = await asyncio.to_thread(
+            services.store.update_topic, chat_id, topic_id, active=argument == "1"
+        )
+        if changed is None:
+            return expired
+        services.on_topics_changed()
+        answer = t(lang, "answers.resumed" if changed.active else "answers.paused", id=topic_id)
+    elif action == "m" and argument in _LETTER_MODE:
+        mode = _LETTER_MODE[argument]
+        changed = await asyncio.to_thread(services.store.update_topic, chat_id, topic_id, mode=mode)
+        if changed is None:
+            return expired
+        services.on_topics_changed()
+        answer = t(lang, "answers.mode", id=topic_id, mode=t(lang, f"modes.{mode}"))
+    elif action == "r" and not argument:
+        question, buttons = confirm_view(topic, page, lang, target)
+        await _edit(context, press.message, question, buttons)
+        return t(lang, "answers.confirm", id=topic_id)
+    elif action == "y" and not argument:
+        if await forget_topic(services, chat_id, str(topic_id)) is None:
+            return expired
+        answer = t(lang, "answers.removed", id=topic_id)
+    else:
+        return expired
+    topics = await asyncio.to_thread(services.store.list_topics, chat_id)
+    text, markup = list_view(topics, page, lang, target=target, title=title)
+    await _edit(context, press.message, text, markup)
+    return answer
+
+
+# -- channels ------------------------------------------------------------------------------
+
+
+def _can_post(member: ChatMember) -> bool:
+    if member.status == ChatMember.OWNER:
+        return True
+    if isinstance(member, ChatMemberAdministrator):
+        return member.can_post_messages is not False
+    return False
+
+
+async def _is_channel_admin(bot: Bot, channel_id: int, user_id: int) -> bool:
+    try:
+        member = await bot.get_chat_member(channel_id, user_id)
+    except TelegramError:
+        return False
+    return member.status in (ChatMember.OWNER, ChatMember.ADMINISTRATOR)
+
+
+async def resolve_channel(
+    bot: Bot, ref: str | int, user_id: int, lang: str
+) -> tuple[ChatFullInfo | None, str]:
+    """The channel, once the bot may post there and the user is one of its admins;
+    otherwise None and the reason, ready to send."""
+    shown = escape(str(ref))
+    try:
+        found = await bot.get_chat(ref)
+    except (BadRequest, Forbidden):
+        return None, t(lang, "channel.not_found", ref=shown)
+    if found.type != ChatType.CHANNEL:
+        return None, t(lang, "channel.not_channel", ref=shown)
+    title = escape(shorten(found.title or str(found.id), 80))
+    try:
+        me = await bot.get_chat_member(found.id, bot.id)
+    except (BadRequest, Forbidden):
+        return None, t(lang, "channel.bot_not_admin", title=title)
+    if not _can_post(me):
+        return None, t(lang, "channel.bot_not_admin", title=title)
+    if not await _is_channel_admin(bot, found.id, user_id):
+        return None, t(lang, "channel.user_not_admin", title=title)
+    return found, ""
+
+
+def _channel_ref(channel: ChatFullInfo) -> str:
+    return f"@{channel.username}" if channel.username else str(channel.id)
+
+
+async def _link_channel(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, ref: str | int, lang: str
+) -> None:
+    services = services_of(context)
+    user = update.effective_user
+    assert user is not None
+    channel, problem = await resolve_channel(context.bot, ref, user.id, lang)
+    if channel is None:
+        await reply(update, problem)
+        return
+    await asyncio.to_thread(
+        services.store.ensure_chat,
+        channel.id,
+        type="channel",
+        title=channel.title or "",
+        language=user.language_code,
+    )
+    await asyncio.to_thread(services.store.update_chat, channel.id, owner_id=user.id)
+    title = escape(shorten(channel.title or str(channel.id), 80))
+    shown = escape(_channel_ref(channel))
+    await reply(update, t(lang, "channel.linked", title=title, ref=shown))
+
+
+async def channel_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/channel REF [watch QUERY | unwatch NUMBER | list | off], from a private chat."""
+    services = services_of(context)
+    lang = await language_of(update, services)
+    user = update.effective_user
+    if not _is_private(update) or user is None:
+        await reply(update, t(lang, "channel.private_only"))
+        return
+    argument = command_argument(update)
+    ref, _, rest = argument.partition(" ")
+    action, _, value = rest.strip().partition(" ")
+    action, value = action.lower(), value.strip()
+    if not ref or not _CHANNEL_REF.fullmatch(ref) or action not in ("", *_CHANNEL_ACTIONS):
+        text = t(lang, "channel.usage")
+        owned = await asyncio.to_thread(services.store.owned_channels, user.id)
+        if owned:
+            names = ", ".join(f"<b>{escape(shorten(c.title, 60))}</b>" for c in owned[:20])
+            text += "\n\n" + t(lang, "channel.yours", channels=names)
+        await reply(update, text)
+        return
+    chat_ref: str | int = int(ref) if ref.startswith("-") else ref
+    if not action:
+        await _link_channel(update, context, chat_ref, lang)
+        return
+    channel, problem = await resolve_channel(context.bot, chat_ref, user.id, lang)
+    if channel is None:
+        await reply(update, problem)
+        return
+    title = escape(shorten(channel.title or str(channel.id), 80))
+    shown = escape(_channel_ref(channel))
+    stored = await asyncio.to_thread(services.store.get_chat, channel.id)
+    if stored is None or not stored.active:
+        await reply(update, t(lang, "channel.not_linked", title=title, ref=shown))
+        return
+    await _CHANNEL_ACTIONS[action](update, services, lang, stored, value, shown)
+
+
+async def _channel_watch(
+    update: Update, services: Services, lang: str, channel: Chat, value: str, ref: str
+) -> None:
+    head = t(lang, "channel.for_channel", title=escape(shorten(channel.title, 80))) + "\n"
+    if not value:
+        await reply(update, head + texts.watch_usage(lang))
+        return
+    if len(value) > MAX_QUERY_LENGTH:
+        await reply(update, head + texts.query_too_long(MAX_QUERY_LENGTH, lang))
+        return
+    try:
+        query = parse_query(value, services.aliases)
+    except QueryError as exc:
+        await reply(update, head + texts.query_error(str(exc), lang))
+        return
+    try:
+        topic = await create_topic(
+            services, channel.id, query.text, thread_id=None, search_language=channel.language
+        )
+    except QuotaExceeded:
+        await reply(update, head + texts.topic_quota(services.settings.max_topics_per_chat, lang))
+        return
+    await reply(update, head + texts.watching(topic, query.describe(), lang))
+
+
+async def _channel_unwatch(
+    update: Update, services: Services, lang: str, channel: Chat, value: str, ref: str
+) -> None:
+    head = t(lang, "channel.for_channel", title=escape(shorten(channel.title, 80))) + "\n"
+    topic = await forget_topic(services, channel.id, value) if value else None
+    if topic is None:
+        await reply(update, head + texts.unwatch_missing(value or "?", lang))
+        return
+    await reply(update, head + texts.unwatched(topic, lang))
+
+
+async def _channel_list(
+    update: Update, services: Services, lang: str, channel: Chat, value: str, ref: str
+) -> None:
+    topics = await asyncio.to_thread(services.store.list_topics, channel.id)
+    title = t(lang, "list.channel_title", title=escape(shorten(channel.title, 80)))
+    text, markup = list_view(topics, 0, lang, target=channel.id, title=title)
+    await _send(update, text, markup)
+
+
+async def _channel_off(
+    update: Update, services: Services, lang: str, channel: Chat, value: str, ref: str
+) -> None:
+    await asyncio.to_thread(services.store.deactivate_chat, channel.id)
+    title = escape(shorten(channel.title, 80))
+    await reply(update, t(lang, "channel.off", title=title, ref=ref))
+
+
+_CHANNEL_ACTIONS = {
+    "watch": _channel_watch,
+    "unwatch": _channel_unwatch,
+    "list": _channel_list,
+    "off": _channel_off,
+}
+
+
+async def forwarded_post(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A post forwarded from a channel into the private chat links that channel."""
+    services = services_of(context)
+    lang = await language_of(update, services)
+    message = update.effective_message
+    origin = message.forward_origin if message is not None else None
+    if isinstance(origin, MessageOriginChannel):
+        await _link_channel(update, context, origin.chat.id, lang)
+        return
+    await reply(update, t(lang, "channel.not_a_post"))
+
+
+# -- the bot's own membership ----------------------------------------------------------------
+
+
+async def membership_changed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Removed, kicked or blocked: the chat is deactivated (its data kept); back: reactivated."""
+    change = update.my_chat_member
+    if change is None:
+        return
+    services = services_of(context)
+    chat = change.chat
+    status = change.new_chat_member.status
+    gone = status in (ChatMember.LEFT, ChatMember.BANNED)
+    if chat.type == ChatType.CHANNEL and status not in (ChatMember.ADMINISTRATOR, ChatMember.OWNER):
+        gone = True  # in a channel only admins post
+    if gone:
+        await asyncio.to_thread(services.store.deactivate_chat, chat.id)
+        log.info("chat %s: the bot is %s; chat deactivated", chat.id, status)
+        return
+    user = change.from_user
+    await asyncio.to_thread(
+        services.store.ensure_chat,
+        chat.id,
+        type=chat.type,
+        title=chat.title or chat.username or (user.full_name if user else ""),
+        language=user.language_code if user else None,
+    )
+
+
+# -- export and import -------------------------------------------------------------------
+
+
+def _own_sources(sources: Sequence[Source]) -> list[Source]:
+    """The sources a chat added itself (not global ones, not its topics' news searches)."""
+    return [s for s in sources if not s.is_global and s.kind != "search" and not s.retired]
+
+
+def export_document(
+    chat: Chat | None, topics: Sequence[Topic], sources: Sequence[Source]
+) -> dict[str, Any]:
+    settings: dict[str, Any] = {}
+    if chat is not None:
+        settings = {
+            "language": i18n.normalize(chat.language),
+            "language_chosen": chat.language_chosen,
+            "timezone": chat.timezone,
+            "quiet_start": chat.quiet_start,
+            "quiet_end": chat.quiet_end,
+            "quiet_mode": chat.quiet_mode,
+            "digest_time": chat.digest_time,
+        }
+    return {
+        "format": EXPORT_FORMAT,
+        "version": EXPORT_VERSION,
+        "exported_at": utcnow().isoformat(timespec="seconds"),
+        "settings": settings,
+        "topics": [
+            {"query": topic.query, "mode": topic.mode, "active": topic.active} for topic in topics
+        ],
+        "sources": [
+            {"url": source.url, "name": source.name, "kind": source.kind} for source in sources
+        ],
+    }
+
+
+def export_opml(sources: Sequence[Source]) -> str:
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<opml version="2.0">',
+        "  <head><title>Summit Watch sources</title></head>",
+        "  <body>",
+    ]
+    for source in sources:
+        name = quoteattr(source.name or source.url)
+        lines.append(
+            f'    <outline type="rss" text={name} title={name} xmlUrl={quoteattr(source.url)}/>'
+        )
+    lines += ["  </body>", "</opml>", ""]
+    return "\n".join(lines)
+
+
+async def export_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    services = services_of(context)
+    lang = await language_of(update, services)
+    chat = update.effective_chat
+    message = update.effective_message
+    if chat is None or message is None:
+        return
+    stored = await asyncio.to_thread(services.store.get_chat, chat.id)
+    topics = await asyncio.to_thread(services.store.list_topics, chat.id)
+    own = _own_sources(await asyncio.to_thread(services.store.sources_for_chat, chat.id))
+    document = json.dumps(export_document(stored, topics, own), ensure_ascii=False, indent=2)
+    await message.reply_document(
+        document.encode("utf-8"),
+        filename="summit-watch.json",
+        caption=t(lang, "export.caption", topics=len(topics), sources=len(own)),
+        do_quote=False,
+    )
+    if own:
+        await message.reply_document(
+            export_opml(own).encode("utf-8"),
+            filename="summit-watch-sources.opml",
+            caption=t(lang, "export.opml_caption"),
+            do_quote=False,
+        )
+
+
+class ImportProblem(Exception):
+    """Why a file can't be imported: a catalog key under import.errors and its values."""
+
+    def __init__(self, key: str, **values: Any) -> None:
+        super().__init__(key)
+        self.key = key
+        self.values = values
+
+    def text(self, lang: str) -> str:
+        return t(lang, f"import.errors.{self.key}", **self.values)
+
+
+@dataclass
+class ImportPlan:
+    topics: list[tuple[str, str, bool]] = field(default_factory=list)  # query, mode, active
+    sources: list[tuple[str, str, str]] = field(default_factory=list)  # url, name, kind
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+def read_import(data: bytes, *, aliases: Aliases | None, allow_private: bool) -> ImportPlan:
+    """Validate an export file (JSON) or an OPML list completely; ImportProblem if not."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ImportProblem("not_utf8") from None
+    head = text.lstrip()[:1]
+    if head == "{":
+        return _read_json(text, aliases=aliases, allow_private=allow_private)
+    if head == "<":
+        return _read_opml(data, allow_private=allow_private)
+    raise ImportProblem("unknown_format")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise ImportProblem("duplicate_key", path=escape(shorten(key, 40)))
+        found[key] = value
+    return found
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed")
+
+
+def _object(value: Any, path: str, allowed: set[str]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ImportProblem("not_object", path=path or "file")
+    for key in value:
+        if key not in allowed:
+            name = escape(shorten(key, 40))
+            raise ImportProblem("unknown_key", path=f"{path}.{name}" if path else name)
+    return value
+
+
+def _string(value: Any, path: str, limit: int) -> str:
+    if not isinstance(value, str):
+        raise ImportProblem("not_string", path=path)
+    if len(value) > limit:
+        raise ImportProblem("too_long", path=path, limit=limit)
+    return value
+
+
+def _choice(value: Any, path: str, choices: Sequence[str]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ImportProblem("one_of", path=path, choices=", ".join(choices))
+    return value
+
+
+def _flag(value: Any, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise ImportProblem("not_bool", path=path)
+    return value
+
+
+def _url(value: Any, path: str, allow_private: bool) -> str:
+    url = _string(value, path, MAX_URL_LENGTH)
+    try:
+        return validate_url(url, allow_private=allow_private)
+    except (BlockedAddress, ValueError) as exc:
+        raise ImportProblem("url", path=path, message=escape(str(exc))) from None
+
+
+def _timezone(value: Any, path: str) -> str:
+    name = _string(value, path, 64)
+    if name == "UTC" or _OFFSET.fullmatch(name):
+        return name
+    if not _ZONE_NAME.fullmatch(name):
+        raise ImportProblem("timezone", path=path)
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ImportProblem("timezone", path=path) from None
+    return name
+
+
+def _clock(value: Any, path: str) -> str:
+    clock = _string(value, path, 5)
+    if not _CLOCK.fullmatch(clock):
+        raise ImportProblem("clock", path=path)
+    return clock
+
+
+_TOP_KEYS = {"format", "version", "exported_at", "settings", "topics", "sources"}
+_SETTING_KEYS = {
+    "language",
+    "language_chosen",
+    "timezone",
+    "quiet_start",
+    "quiet_end",
+    "quiet_mode",
+    "digest_time",
+}
+
+
+def _read_json(text: str, *, aliases: Aliases | None, allow_private: bool) -> ImportPlan:
+    try:
+        document = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+    except RecursionError:
+        raise ImportProblem("too_deep") from None
+    except json.JSONDecodeError as exc:
+        detail = f"line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        raise ImportProblem("bad_json", detail=escape(detail)) from None
+    except ValueError as exc:
+        raise ImportProblem("bad_json", detail=escape(str(exc))) from None
+    top = _object(document, "", _TOP_KEYS)
+    for key in ("format", "version"):
+        if key not in top:
+            raise ImportProblem("missing", path=key)
+    if top["format"] != EXPORT_FORMAT:
+        raise ImportProblem("wrong_format", path="format")
+    version = top["version"]
+    if isinstance(version, bool) or version != EXPORT_VERSION:
+        raise ImportProblem("wrong_version", path="version", version=escape(str(version)[:20]))
+    if "exported_at" in top:
+        _string(top["exported_at"], "exported_at", 64)
+    plan = ImportPlan()
+    settings = _object(top.get("settings", {}), "settings", _SETTING_KEYS)
+    for key, value in settings.items():
+        path = f"settings.{key}"
+        if key == "language":
+            plan.settings[key] = _choice(value, path, i18n.LANGUAGES)
+        elif key == "language_chosen":
+            plan.settings[key] = _flag(value, path)
+        elif key == "timezone":
+            plan.settings[key] = _timezone(value, path)
+        elif key in ("quiet_start", "quiet_end"):
+            plan.settings[key] = None if value is None else _clock(value, path)
+        elif key == "quiet_mode":
+            plan.settings[key] = _choice(value, path, ("silent", "hold"))
+        else:
+            plan.settings[key] = _clock(value, path)
+    quiet = [plan.settings.get(key, "absent") for key in ("quiet_start", "quiet_end")]
+    if (quiet[0] is None) != (quiet[1] is None) or ("absent" in quiet and quiet[0] != quiet[1]):
+        raise ImportProblem("quiet_pair")
+    topics = top.get("topics", [])
+    if not isinstance(topics, list):
+        raise ImportProblem("not_list", path="topics")
+    seen: set[str] = set()
+    for index, entry in enumerate(topics):
+        path = f"topics[{index}]"
+        entry = _object(entry, path, {"query", "mode", "active"})
+        if "query" not in entry:
+            raise ImportProblem("missing", path=f"{path}.query")
+        raw = _string(entry["query"], f"{path}.query", MAX_QUERY_LENGTH)
+        try:
+            query = parse_query(raw, aliases).text
+        except QueryError as exc:
+            raise ImportProblem("query", path=f"{path}.query", message=escape(str(exc))) from None
+        mode = _choice(entry.get("mode", "instant"), f"{path}.mode", MODES)
+        active = _flag(entry.get("active", True), f"{path}.active")
+        if query.casefold() not in seen:
+            seen.add(query.casefold())
+            plan.topics.append((query, mode, active))
+    sources = top.get("sources", [])
+    if not isinstance(sources, list):
+        raise ImportProblem("not_list", path="sources")
+    urls: set[str] = set()
+    for index, entry in enumerate(sources):
+        path = f"sources[{index}]"
+        entry = _object(entry, path, {"url", "name", "kind"})
+        if "url" not in entry:
+            raise ImportProblem("missing", path=f"{path}.url")
+        url = _url(entry["url"], f"{path}.url", allow_private)
+        name = _string(entry.get("name", ""), f"{path}.name", 200)
+        kind = _choice(entry.get("kind", "feed"), f"{path}.kind", ("feed", "page"))
+        if url not in urls:
+            urls.add(url)
+            plan.sources.append((url, name, kind))
+    return plan
+
+
+def _read_opml(data: bytes, *, allow_private: bool) -> ImportPlan:
+    try:
+        root = parse_untrusted_xml(
+            data, forbid_dtd=True, forbid_entities=True, forbid_external=True
+        )
+    except DefusedXmlException:
+        raise ImportProblem("forbidden_xml") from None
+    except ParseError as exc:
+        raise ImportProblem("bad_xml", detail=escape(str(exc))) from None
+    body = root.find("body") if root.tag == "opml" else None
+    if body is None:
+        raise ImportProblem("not_opml")
+    plan = ImportPlan()
+    urls: set[str] = set()
+    for index, outline in enumerate(body.iter("outline")):
+        raw = outline.get("xmlUrl", outline.get("xmlurl"))
+        if raw is None:
+            continue  # a folder
+        url = _url(raw, f"outline[{index}].xmlUrl", allow_private)
+        name = shorten(outline.get("title") or outline.get("text") or "", 200)
+        if url not in urls:
+            urls.add(url)
+            plan.sources.append((url, name, "feed"))
+    if not plan.sources:
+        raise ImportProblem("no_feeds")
+    return plan
+
+
+def _import_document(message: Message) -> Document | None:
+    if message.document is not None:
+        return message.document
+    if message.reply_to_message is not None:
+        return message.reply_to_message.document
+    return None
+
+
+async def import_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/import as a file's caption, or in reply to a message with the file. All or nothing."""
+    services = services_of(context)
+    lang = await language_of(update, services)
+    message = update.effective_message
+    chat = update.effective_chat
+    if message is None or chat is None:
+        return
+    caption = _IMPORT_CAPTION.match(message.caption or "")
+    if caption and caption[1] and caption[1].lower() != (context.bot.username or "").lower():
+        return  # /import@another_bot
+    if not await may_change(update, context):
+        await reply(update, texts.not_admin(lang))
+        return
+    document = _import_document(message)
+    if document is None:
+        await reply(update, t(lang, "import.usage"))
+        return
+    limit_kb = IMPORT_MAX_BYTES // 1024
+    if (document.file_size or 0) > IMPORT_MAX_BYTES:
+        await reply(update, t(lang, "import.too_big", limit=limit_kb))
+        return
+    try:
+        handle = await document.get_file()
+        data = bytes(await handle.download_as_bytearray())
+    except TelegramError as exc:
+        log.info("import download failed in chat %s: %s", chat.id, exc)
+        await reply(update, t(lang, "import.download_failed"))
+        return
+    if len(data) > IMPORT_MAX_BYTES:
+        await reply(update, t(lang, "import.too_big", limit=limit_kb))
+        return
+    try:
+        plan = await asyncio.to_thread(
+            read_import,
+            data,
+            aliases=services.aliases,
+            allow_private=services.settings.allow_private_networks,
+        )
+    except ImportProblem as problem:
+        await reply(update, t(lang, "import.invalid", error=problem.text(lang)))
+        return
+    search_language = await ensure_chat(update, services)
+    language = plan.settings.get("language", search_language)
+    searches = {
+        query: services.search_urls(Topic(chat_id=chat.id, query=query), language)
+        for query, _, _ in plan.topics
+    }
+    try:
+        added, updated, linked = await asyncio.to_thread(
+            services.store.import_chat_data,
+            chat.id,
+            topics=plan.topics,
+            sources=plan.sources,
+            settings=plan.settings,
+            searches=searches,
+            thread_id=_thread_of(message),
+            topic_limit=services.settings.max_topics_per_chat,
+            source_limit=services.settings.max_sources_per_chat,
+        )
+    except QuotaExceeded as exc:
+        kind, count = exc.args if len(exc.args) == 2 else ("topics", 0)
+        key = "too_many_sources" if kind == "sources" else "too_many_topics"
+        limit = (
+            services.settings.max_sources_per_chat
+            if kind == "sources"
+            else services.settings.max_topics_per_chat
+        )
+        over = ImportProblem(key, count=count, limit=limit)
+        await reply(update, t(lang, "import.invalid", error=over.text(lang)))
+        return
+    services.on_topics_changed()
+    lang = await language_of(update, services)  # the file may have chosen another language
+    await reply(
+        update,
+        t(
+            lang,
+            "import.done",
+            topics_added=added,
+            topics_updated=updated,
+            sources_added=linked,
+            settings=t(lang, "import.settings") if plan.settings else "",
+        ),
+    )
+
+
+# -- the flood guard -----------------------------------------------------------------------
+
+Verdict = Literal["ok", "warn", "drop"]
+
+
+class FloodGuard:
+    """At most `limit` commands per chat in any `window` seconds. The one over the limit gets
+    a single warning, and the chat is ignored until a window has passed."""
+
+    def __init__(
+        self,
+        limit: int = FLOOD_LIMIT,
+        window: float = FLOOD_WINDOW,
+        clock: Any = time.monotonic,
+    ) -> None:
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self._hits: dict[int, deque[float]] = {}
+        self._blocked: dict[int, float] = {}
+
+    def check(self, chat_id: int) -> Verdict:
+        now = self.clock()
+        until = self._blocked.get(chat_id)
+        if until is not None:
+            if now < until:
+                return "drop"
+            del self._blocked[chat_id]
+        hits = self._hits.setdefault(chat_id, deque())
+        while hits and now - hits[0] >= self.window:
+            hits.popleft()
+        hits.append(now)
+        if len(hits) > self.limit:
+            hits.clear()
+            self._blocked[chat_id] = now + self.window
+            return "warn"
+        if len(self._hits) > 10_000:
+            self._forget(now)
+        return "ok"
+
+    def _forget(self, now: float) -> None:
+        for chat_id in [c for c, h in self._hits.items() if not h or now - h[-1] >= self.window]:
+            del self._hits[chat_id]
+        for chat_id in [c for c, until in self._blocked.items() if until <= now]:
+            del self._blocked[chat_id]
+
+
+def _is_command(update: Update) -> bool:
+    message = update.message
+    return message is not None and (message.text or message.caption or "").startswith("/")
+
+
+async def flood_guard(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Runs before every handler (group -1); stops the update when a chat floods.
+
+    Commands and button presses have separate budgets; other updates are not counted."""
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    if update.callback_query is not None:
+        guard = context.bot_data[BUTTON_GUARD]
+    elif _is_command(update):
+        guard = context.bot_data[FLOOD_GUARD]
+    else:
+        return
+    assert isinstance(guard, FloodGuard)
+    verdict = guard.check(update.effective_chat.id)
+    if verdict == "ok":
+        return
+    press = update.callback_query
+    if verdict == "warn" or press is not None:
+        lang = await language_of(update, services_of(context))
+        with suppress(TelegramError):
+            if press is not None:
+                await press.answer(t(lang, "errors.slow_down"))
+            else:
+                await reply(update, t(lang, "errors.slow_down"))
+    raise ApplicationHandlerStop
+
+
+# -- operators -------------------------------------------------------------------------------
+
+
+async def stats_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    services = services_of(context)
+    lang = await language_of(update, services)
+    if not (is_operator(update, services) and _is_private(update)):
+        await reply(update, texts.unknown_command(lang))
+        return
+    numbers = await asyncio.to_thread(services.store.operator_stats, utcnow() - timedelta(hours=24))
+    await reply(update, t(lang, "operators.stats", **numbers))
+
+
+async def broadcast_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    services = services_of(context)
+    lang = await language_of(update, services)
+    if not (is_operator(update, services) and _is_private(update)):
+        await reply(update, texts.unknown_command(lang))
+        return
+    message = update.effective_message
+    assert message is not None
+    parts = (message.text or "").split(maxsplit=1)
+    text = parts[1].strip() if len(parts) > 1 else ""
+    if not text:
+        await reply(update, t(lang, "operators.broadcast_usage"))
+        return
+    if len(text) > BROADCAST_MAX_LENGTH:
+        await reply(update, t(lang, "operators.broadcast_too_long", limit=BROADCAST_MAX_LENGTH))
+        return
+    chat_ids = await asyncio.to_thread(services.store.broadcast_chat_ids)
+    await reply(update, t(lang, "operators.broadcast_started", count=len(chat_ids)))
+    context.application.create_task(
+        _broadcast(context, services, chat_ids, text, update, lang), update=update
+    )
+
+
+async def _broadcast(
+    context: ContextTypes.DEFAULT_TYPE,
+    services: Services,
+    chat_ids: Sequence[int],
+    text: str,
+    update: Update,
+    lang: str,
+) -> None:
+    """One chat after another, paced; a chat that blocked the bot is deactivated."""
+    sent = 0
+    for chat_id in chat_ids:
+        if not context.application.running:
+            break
+        for attempt in range(2):
+            try:
+                await context.bot.send_message(chat_id, escape(text), parse_mode=ParseMode.HTML)
+            except RetryAfter as exc:
+                wait = exc.retry_after
+                seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+                if attempt == 0:
+                    await asyncio.sleep(min(seconds, 60.0))
+                    continue
+            except Forbidden:
+                await asyncio.to_thread(services.store.deactivate_chat, chat_id)
+            except TelegramError as exc:
+                log.info("broadcast to chat %s failed: %s", chat_id, exc)
+            else:
+                sent += 1
+            break
+        await asyncio.sleep(BROADCAST_SPACING)
+    await reply(update, t(lang, "operators.broadcast_done", sent=sent, count=len(chat_ids)))
+
+
+# -- the command menu and registration -------------------------------------------------------
+
+
+async def publish_commands(bot: Bot, settings: Settings) -> None:
+    """setMyCommands: the menu in every catalog language; operators also see theirs."""
+    try:
+        for lang in i18n.LANGUAGES:
+            code = None if lang == i18n.DEFAULT else lang
+            public = [
+                BotCommand(name, texts.command_description(name, about, lang))
+                for name, about, _ in texts.COMMANDS
+            ]
+            operator = public + [
+                BotCommand(name, texts.command_description(name, about, lang))
+                for name, about, _ in texts.OPERATOR_COMMANDS
+            ]
+            await bot.set_my_commands(public, language_code=code)
+            for admin_id in settings.admin_ids:
+                with suppress(BadRequest, Forbidden):  # an operator who never opened the bot
+                    await bot.set_my_commands(
+                        operator, scope=BotCommandScopeChat(admin_id), language_code=code
+                    )
+    except TelegramError as exc:
+        log.warning("the command menu was not published: %s", exc)
+
+
+COMMAND_HANDLERS: dict[str, Handler] = {
+    "start": start,
+    "help": help_command,
+    "list": list_command,
+    "lang": lang_command,
+    "channel": channel_command,
+    "export": export_command,
+    "import": import_command,
+    "stats": stats_command,
+    "broadcast": broadcast_command,
+}
+
+
+def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Add this module's handlers; called by `handlers.register` before its catch-alls."""
+    services = application.bot_data["services"]
+    assert isinstance(services, Services)
+    application.bot_data[FLOOD_GUARD] = FloodGuard()
+    application.bot_data[BUTTON_GUARD] = FloodGuard(limit=BUTTON_FLOOD_LIMIT)
+    application.bot_data[STARTERS] = load_starter_topics(
+        starter_topics_path(services.settings), services.aliases
+    )
+    application.add_handler(TypeHandler(Update, flood_guard), group=-1)
+    application.add_handler(ChatMemberHandler(membership_changed, ChatMemberHandler.MY_CHAT_MEMBER))
+    for name, callback in COMMAND_HANDLERS.items():
+        application.add_handler(CommandHandler(name, callback))
+    application.add_handler(CallbackQueryHandler(list_pressed, pattern=r"^t:"))
+    application.add_handler(CallbackQueryHandler(starter_pressed, pattern=r"^start:"))
+    application.add_handler(
+        MessageHandler(
+            filters.UpdateType.MESSAGE
+            & filters.Document.ALL
+            & filters.CaptionRegex(_IMPORT_CAPTION.pattern),
+            import_command,
+        )
+    )
+    application.add_handler(
+        MessageHandler(filters.ChatType.PRIVATE & filters.FORWARDED, forwarded_post)
+    )
