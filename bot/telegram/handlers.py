@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -30,7 +30,7 @@ from bot.sources.fetch import Fetcher, FetchError
 from bot.sources.netguard import BlockedAddress, validate_url
 from bot.sources.probe import NotASource, probe_source
 from bot.sources.search import search_feeds
-from bot.storage.models import Chat, Topic, utcnow
+from bot.storage.models import Chat, Source, Topic, utcnow
 from bot.storage.store import QuotaExceeded, Store
 from bot.telegram import i18n, texts
 
@@ -244,13 +244,21 @@ async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, texts.unwatched(topic, lang))
 
 
-async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def reply_about_sources(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    render: Callable[[Sequence[Source], str], str],
+) -> None:
     services = services_of(context)
     lang = await language_of(update, services)
     chat = update.effective_chat
     assert chat is not None
     found = await asyncio.to_thread(services.store.sources_for_chat, chat.id)
-    await reply(update, texts.sources_list(found, lang))
+    await reply(update, render(found, lang))
+
+
+async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await reply_about_sources(update, context, texts.sources_list)
 
 
 async def add_source(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -319,12 +327,7 @@ async def remove_source(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 
 async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    services = services_of(context)
-    lang = await language_of(update, services)
-    chat = update.effective_chat
-    assert chat is not None
-    found = await asyncio.to_thread(services.store.sources_for_chat, chat.id)
-    await reply(update, texts.status_report(found, lang))
+    await reply_about_sources(update, context, texts.status_report)
 
 
 async def recent(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
