@@ -106,3 +106,19 @@ def test_deactivated_chat_drops_its_queue_and_comes_back(store: Store) -> None:
     assert store.get_chat(9).active is False
     store.ensure_chat(9)
     assert store.get_chat(9).active is True
+
+
+def test_one_story_for_thousands_of_chats_is_queued_whole(store: Store) -> None:
+    store.sync_global_sources([SourceSpec("https://feed.test/rss")])
+    source_id = store.due_sources(utcnow())[0].id
+    assert source_id is not None
+    chats = range(1, 6001)
+
+    def route(new):  # type: ignore[no-untyped-def]
+        return [OutboxRow(chat, new.id, None, None, "alert", "") for chat in chats]
+
+    result = store.claim_new_items(
+        source_id, [(item("big story", "https://a.test/big"), ["k"])], route
+    )
+    assert result.alerts == 6000
+    assert store.outbox_backlog() == 6000

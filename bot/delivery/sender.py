@@ -178,8 +178,8 @@ class Sender:
         Slots are `spacing` apart on a fixed schedule, so waking a little late each time
         does not slow sending down, and a send that starts late moves the schedule along,
         so sends never bunch up by more than a quarter of the spacing. When the event loop
-        stalled (e.g. garbage collection), the previous send may be leaving only now, so
-        the next one waits a full spacing more.
+        stalled for longer than a spacing (e.g. garbage collection), the previous send may
+        be leaving only now, so the next one waits a full spacing more.
         """
         async with self._slot_lock:
             stalled = False
@@ -192,7 +192,7 @@ class Sender:
                     break
                 await asyncio.sleep(wait)
                 woke = time.monotonic()
-                if stalled or woke - slot <= self._spacing / 2:
+                if stalled or woke - slot <= self._spacing:
                     if self._halted(stop):
                         return False
                     break

@@ -1061,9 +1061,15 @@ def _insert_ignore(session: Session, model: Any, rows: list[dict[str, Any]]) -> 
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = model.__table__
     key = next(iter(table.primary_key.columns))
-    statement = insert(table).values(rows).on_conflict_do_nothing().returning(key)
-    # RETURNING counts what was inserted; rowcount is -1 for multi-row inserts on psycopg.
-    return len(session.exec(statement).all())
+    # PostgreSQL takes at most 65,535 parameters per statement: a story for thousands of
+    # chats goes in chunks. RETURNING counts what was inserted (rowcount is -1 on psycopg).
+    per_statement = max(1, 30_000 // len(rows[0]))
+    inserted = 0
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        statement = insert(table).values(chunk).on_conflict_do_nothing().returning(key)
+        inserted += len(session.exec(statement).all())
+    return inserted
 
 
 def _outbox_values(rows: Sequence[OutboxRow], story_id: int | None = None) -> list[dict[str, Any]]:

@@ -1,0 +1,1 @@
+"""Benchmarks for Summit Watch (run from the repository root, e.g. `python -m bench.fanout`)."""
