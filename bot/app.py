@@ -220,6 +220,8 @@ class Runtime:
 
     async def _retention_job(self, _context: ContextTypes.DEFAULT_TYPE) -> None:
         cutoff = utcnow() - timedelta(days=self.settings.retention_days)
+        window = utcnow() - timedelta(days=self.settings.story_window_days)
+        await asyncio.to_thread(self.store.prune_story_bands, window)
         removed = await asyncio.to_thread(self.store.prune_items, cutoff)
         if removed:
             log.info("pruned %d items older than %d days", removed, self.settings.retention_days)

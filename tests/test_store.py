@@ -122,3 +122,28 @@ def test_one_story_for_thousands_of_chats_is_queued_whole(store: Store) -> None:
     )
     assert result.alerts == 6000
     assert store.outbox_backlog() == 6000
+
+
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(store: Store) -> None:
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite only")
+    with store.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+
+
+def test_story_bands_outside_the_window_are_pruned(store: Store) -> None:
+    from bot.dedup.near import signature
+    from bot.storage.store import Candidate
+
+    store.sync_global_sources([SourceSpec("https://feed.test/rss")])
+    source_id = store.due_sources(utcnow())[0].id
+    assert source_id is not None
+    story = item("Putin and Modi sign energy deal in New Delhi", "https://a.test/deal")
+    text = "Russia will supply crude to Indian refiners for ten years under the agreement."
+    sig = signature(story.title, text)
+    store.claim_new_items(source_id, [Candidate(story, ["u:deal"], sig)])
+    assert store.prune_story_bands(utcnow() - timedelta(days=7)) == 0
+    assert sig is not None and store.prune_story_bands(utcnow() + timedelta(seconds=1)) == len(
+        sig.bands
+    )

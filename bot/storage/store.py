@@ -739,6 +739,13 @@ class Store:
                 session, SeenKey, [{"key": k, "item_id": item_id, "seen_at": now} for k in keys]
             )
 
+    def prune_story_bands(self, older_than: datetime) -> int:
+        """Bands outside the story window can no longer match anything."""
+        with self.session() as session:
+            removed = session.exec(delete(StoryBand).where(col(StoryBand.seen_at) < older_than))
+            session.commit()
+            return int(removed.rowcount or 0)
+
     def prune_items(self, older_than: datetime, batch: int = 1000) -> int:
         """Delete old items in batches; their seen keys stay so they never come back."""
         removed = 0
