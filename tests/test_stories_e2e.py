@@ -144,3 +144,24 @@ async def test_alert_buttons_open_mute_and_not_relevant(
     feeds.set("/blitz.xml", rss([NEW_DEVELOPMENT, ORIGINAL], title="Blitz"))
     await bot.wait_polls(2)
     assert len(alerts(fake)) == 1
+
+
+async def test_an_alert_that_can_no_longer_be_edited_is_left_as_it_is(
+    bot: BotUnderTest, fake: FakeTelegram, feeds: FeedServer
+) -> None:
+    feeds.set("/blitz.xml", rss([ORIGINAL], title="Blitz"))
+    assert await wait_until(lambda: len(alerts(fake)) == 1)
+    first = alerts(fake)[0]
+    fake.fail_next(ANN, kind="cant_edit", methods=["editMessageText"])
+    feeds.set("/qoshe.xml", rss([SYNDICATED], title="QOSHE"))
+    assert await wait_until(
+        lambda: any(
+            c.method == "editMessageText" and c.status == 400
+            for c in fake.calls_for("editMessageText")
+        )
+    )
+    await bot.wait_polls(2)
+    # Refused for good: no retries, no new message, and the story still counts both outlets.
+    assert len(fake.calls_for("editMessageText")) == 1
+    assert len(alerts(fake)) == 1 and fake.edits_of(ANN, first.message_id) == []
+    assert "2 outlets" in await bot.command(ANN, "/recent")
