@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     story_window_days: float = Field(default=7.0, gt=0)
     story_edit_interval: float = Field(default=180.0, ge=0)
     telegram_poll_timeout: float = Field(default=30.0, ge=0)
+    # Scaled mode (`summit-watch run --role worker`): refresh jobs one worker runs at once,
+    # and how often it proves it is alive; a worker silent for `worker_stalled_after` seconds
+    # is taken for dead and its jobs are run again by the others.
+    worker_concurrency: int = Field(default=20, ge=1)
+    worker_heartbeat: float = Field(default=10.0, gt=0)
+    worker_stalled_after: float = Field(default=30.0, gt=0)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

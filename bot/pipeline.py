@@ -350,6 +350,7 @@ class Poller:
                 published=item.published,
                 topic="; ".join(topic.query for topic, _ in hits),
                 matched_terms=terms,
+                lang=first.language,
             )
             rows.append(
                 OutboxRow(

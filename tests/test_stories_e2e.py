@@ -165,3 +165,26 @@ async def test_an_alert_that_can_no_longer_be_edited_is_left_as_it_is(
     assert len(fake.calls_for("editMessageText")) == 1
     assert len(alerts(fake)) == 1 and fake.edits_of(ANN, first.message_id) == []
     assert "2 outlets" in await bot.command(ANN, "/recent")
+
+
+async def test_a_russian_chat_gets_alert_chrome_in_russian(
+    bot: BotUnderTest, fake: FakeTelegram, feeds: FeedServer
+) -> None:
+    ivan = 3002
+    await bot.command(ivan, "/lang ru")
+    watching = await bot.command(ivan, "/watch Putin Modi summit")
+    assert "Watching" not in watching and "#" in watching
+    assert bot.store.list_topics(ivan)
+    feeds.set("/blitz.xml", rss([ORIGINAL], title="Blitz"))
+    feeds.set("/qoshe.xml", rss([SYNDICATED], title="QOSHE"))
+    assert await wait_until(lambda: any("🔎" in m.text for m in fake.sent_to(ivan)))
+    alert = next(m for m in fake.sent_to(ivan) if "🔎" in m.text)
+    assert "совпало:" in alert.text
+    labels = [button["text"] for row in alert.reply_markup["inline_keyboard"] for button in row]
+    assert labels == ["Открыть", "Тишина на 24 ч", "Не по теме"]
+    assert await wait_until(lambda: "Также пишут" in current_in(fake, ivan, alert.message_id))
+
+
+def current_in(fake: FakeTelegram, chat_id: int, message_id: int) -> str:
+    message = fake.message(chat_id, message_id)
+    return message.text if message is not None else ""

@@ -18,6 +18,7 @@ from bot.delivery.timing import digest_due, in_quiet
 from bot.storage.models import Chat, Delivery, Story, utcnow
 from bot.storage.store import Store
 from bot.telegram.format import AlertView
+from bot.telegram.i18n import tn
 
 log = logging.getLogger(__name__)
 
@@ -89,14 +90,10 @@ class BatchSender:
             entry_of(row, stories.get(row.story_id) if row.story_id else None) for row in rows
         ]
         held = all(row.status == "held" for row in rows)
-        header = (
-            f"🌙 While it was quiet: {len(rows)} stories"
-            if held
-            else f"🗞 Digest: {len(rows)} stories"
-        )
+        header = tn(chat.language, "digest.held" if held else "digest.title", len(rows))
         last_id = None
         try:
-            for text in compose_digest(header, entries):
+            for text in compose_digest(header, entries, chat.language):
                 if not await self.sender.take_slot():
                     return 0
                 message = await self.bot.send_message(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.telegram.format import MAX_MESSAGE, escape, format_time, safe_link, shorten, visible_length
+from bot.telegram.i18n import t
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,17 +20,17 @@ class DigestEntry:
     topic: str
 
 
-def digest_line(entry: DigestEntry) -> str:
+def digest_line(entry: DigestEntry, lang: str = "en") -> str:
     title = escape(shorten(entry.title, 200))
     link = safe_link(entry.url)
     headline = f'<a href="{escape(link)}">{title}</a>' if link else title
-    coverage = f" · {entry.outlets} outlets" if entry.outlets > 1 else ""
+    coverage = f" · {t(lang, 'digest.outlets', count=entry.outlets)}" if entry.outlets > 1 else ""
     when = format_time(entry.published)
     meta = " · ".join(part for part in (escape(shorten(entry.source_name, 60)), when) if part)
     return f"• {headline}\n  <i>{meta}{coverage}</i>"
 
 
-def compose_digest(header: str, entries: Sequence[DigestEntry]) -> list[str]:
+def compose_digest(header: str, entries: Sequence[DigestEntry], lang: str = "en") -> list[str]:
     """The messages of one digest: a bold header, then one line per story, most-covered first.
     A story is never cut in two; each part stays within the limit."""
     ordered = sorted(
@@ -40,11 +41,11 @@ def compose_digest(header: str, entries: Sequence[DigestEntry]) -> list[str]:
     messages: list[str] = []
     current = title
     for entry in ordered:
-        line = digest_line(entry)
+        line = digest_line(entry, lang)
         candidate = f"{current}\n{line}"
         if visible_length(candidate) > MAX_MESSAGE and current != title:
             messages.append(current)
-            candidate = f"{title} (cont.)\n{line}"
+            candidate = f"{title} {t(lang, 'digest.continued')}\n{line}"
         current = candidate
     messages.append(current)
     return messages

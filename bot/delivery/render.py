@@ -9,6 +9,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.storage.models import Delivery, Story
 from bot.telegram.format import AlertView, format_alert, safe_link
+from bot.telegram.i18n import t
 
 
 def story_outlets(story: Story | None) -> list[str]:
@@ -36,10 +37,15 @@ def alert_buttons(row: Delivery) -> InlineKeyboardMarkup | None:
     """Open, Mute this topic for 24 h, Not relevant. Callback data stays far below 64 bytes."""
     buttons = []
     link = safe_link(row.link) if row.link else None
+    lang = AlertView.from_json(row.view).lang if row.view else "en"
     if link:
-        buttons.append(InlineKeyboardButton("Open", url=link))
+        buttons.append(InlineKeyboardButton(t(lang, "chrome.open"), url=link))
     if row.topic_id is not None:
-        buttons.append(InlineKeyboardButton("Mute 24 h", callback_data=f"mute:{row.topic_id}"))
+        buttons.append(
+            InlineKeyboardButton(t(lang, "chrome.mute"), callback_data=f"mute:{row.topic_id}")
+        )
     if row.id is not None and row.view:
-        buttons.append(InlineKeyboardButton("Not relevant", callback_data=f"nr:{row.id}"))
+        buttons.append(
+            InlineKeyboardButton(t(lang, "chrome.not_relevant"), callback_data=f"nr:{row.id}")
+        )
     return InlineKeyboardMarkup([buttons]) if buttons else None

@@ -49,6 +49,7 @@ class ActiveTopic:
     query: str
     thread_id: int | None
     mode: str = "instant"
+    language: str = "en"
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,7 +243,7 @@ class Store:
     def active_topics(self) -> list[ActiveTopic]:
         with self.session() as session:
             rows = session.exec(
-                select(Topic)
+                select(Topic, Chat.language)
                 .join(Chat, col(Chat.id) == col(Topic.chat_id))
                 .where(
                     col(Topic.active).is_(True),
@@ -251,8 +252,8 @@ class Store:
                 )
             ).all()
             return [
-                ActiveTopic(t.id, t.chat_id, t.query, t.thread_id, t.mode)
-                for t in rows
+                ActiveTopic(t.id, t.chat_id, t.query, t.thread_id, t.mode, language)
+                for t, language in rows
                 if t.id is not None
             ]
 

@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+from bot.telegram.i18n import t
+
 MAX_MESSAGE = 4096
 MAX_TITLE = 300
 MAX_SOURCE = 80
@@ -67,6 +69,7 @@ class AlertView:
     published: datetime | None
     topic: str
     matched_terms: tuple[str, ...] = ()
+    lang: str = "en"  # the chat's language, for the alert's own words
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -82,13 +85,13 @@ class AlertView:
         return cls(**data)
 
 
-def also_reported_line(outlets: Sequence[str], *, shown: int = 3) -> str:
+def also_reported_line(outlets: Sequence[str], *, shown: int = 3, lang: str = "en") -> str:
     """'Also reported by: X, Y (+N)' for the outlets after the alert's own."""
     if not outlets:
         return ""
     names = ", ".join(escape(shorten(name, 40)) for name in outlets[:shown])
     more = f" (+{len(outlets) - shown})" if len(outlets) > shown else ""
-    return f"📰 Also reported by: {names}{more}"
+    return t(lang, "chrome.also_reported", names=names + more)
 
 
 def format_alert(alert: AlertView, *, also_reported: Sequence[str] = ()) -> str:
@@ -106,9 +109,10 @@ def format_alert(alert: AlertView, *, also_reported: Sequence[str] = ()) -> str:
     topic_line = f"🔎 {escape(shorten(alert.topic, MAX_TOPIC))}"
     if alert.matched_terms:
         terms = ", ".join(alert.matched_terms[:8])
-        topic_line += f" — matched: {escape(shorten(terms, MAX_TOPIC))}"
+        matched = t(alert.lang, "chrome.matched", terms=escape(shorten(terms, MAX_TOPIC)))
+        topic_line += f" — {matched}"
     footer_parts.append(topic_line)
-    also = also_reported_line(also_reported)
+    also = also_reported_line(also_reported, lang=alert.lang)
     if also:
         footer_parts.append(also)
     footer = "\n".join(footer_parts)

@@ -1,0 +1,335 @@
+"""`summit-watch run --role worker`: refreshes sources from the job queue, any number at once.
+
+A worker runs three things on one event loop:
+
+- a procrastinate worker that takes `refresh_source` jobs (WORKER_CONCURRENCY at a time) and
+  runs the usual pipeline for one source (`Poller`): fetch, parse, extract, dedup, match,
+  outbox rows, in the same transactions as the single-process bot;
+- the deferrer, which queues a job for every due source (one worker at a time does it, see
+  `queue.lease_due_sources`) and puts back the jobs of workers that died (`recover_stalled`);
+- the notifier, which tells the bot about new outbox rows (`notify`).
+
+With HEALTH_PORT set it serves /healthz and /metrics of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from contextlib import suppress
+from datetime import timedelta
+from typing import Any
+
+from procrastinate.jobs import Job
+from prometheus_client import Counter, Gauge
+from sqlalchemy.exc import OperationalError
+from telegram import Bot
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+
+from bot.config import USER_AGENT, Settings
+from bot.match import load_aliases
+from bot.observability import HealthServer, Metrics
+from bot.pipeline import Poller, PollOutcome, TopicCache
+from bot.scale.hosts import HostSlots, PoliteFetcher
+from bot.scale.notify import OutboxNotifier
+from bot.scale.pg import conninfo
+from bot.scale.queue import (
+    DEFER_BATCH,
+    QUEUE,
+    SOURCE_LEASE,
+    ensure_queue_schema,
+    lease_due_sources,
+    make_app,
+    queue_refreshes,
+    recover_stalled,
+)
+from bot.sources.articles import ArticleFetcher
+from bot.sources.schedule import Clamp
+from bot.storage.db import make_engine
+from bot.storage.migrate import upgrade_database
+from bot.storage.models import Source, utcnow
+from bot.storage.store import Store
+from bot.telegram import texts
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE = 8.0
+TOPICS_MAX_AGE = 1.0  # seconds a worker matches with a cached copy of the active topics
+RESTART_DELAY = 2.0
+RUNNING_LINE = "Summit Watch is running (worker)"
+
+
+class WorkerRuntime:
+    """Everything one worker process runs."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine = make_engine(settings.database_url)
+        self.store = Store(self.engine)
+        aliases = load_aliases(settings.aliases_file) if settings.aliases_file.exists() else None
+        self.slots = HostSlots(conninfo(settings.database_url), settings.fetch_per_host)
+        self.fetcher = PoliteFetcher(
+            slots=self.slots,
+            user_agent=USER_AGENT,
+            allow_private=settings.allow_private_networks,
+            timeout=settings.fetch_timeout,
+            max_bytes=settings.fetch_max_bytes,
+            max_concurrency=settings.fetch_concurrency,
+            per_host=settings.fetch_per_host,
+        )
+        self.app = make_app(settings.database_url)
+        self.notifier = OutboxNotifier(self._execute)
+        self.topics = TopicCache(aliases)
+        self.poller = Poller(
+            self.store,
+            self.fetcher,
+            self.topics,
+            default_interval=settings.poll_interval,
+            clamp=Clamp(settings.poll_min_interval, settings.poll_max_interval),
+            articles=ArticleFetcher(self.fetcher),
+            full_text=settings.full_text,
+            full_text_per_poll=settings.full_text_per_poll,
+            story_window=timedelta(days=settings.story_window_days),
+            on_enqueued=self.notifier.poke,
+            on_retired=self.tell_source_gone,
+        )
+        self.bot: Bot | None = None
+        if settings.telegram_bot_token:
+            self.bot = Bot(
+                settings.telegram_bot_token,
+                base_url=settings.telegram_base_url,
+                base_file_url=settings.telegram_file_url,
+            )
+        self.metrics = Metrics()
+        registry = self.metrics.registry
+        self.jobs_queued = Counter(
+            "summit_jobs_queued", "Refresh jobs this worker's deferrer queued", registry=registry
+        )
+        self.jobs_recovered = Counter(
+            "summit_jobs_recovered", "Jobs of dead workers queued again", registry=registry
+        )
+        self.jobs_running = Gauge(
+            "summit_jobs_running", "Refresh jobs running in this worker", registry=registry
+        )
+        self.host_waits = Gauge(
+            "summit_host_slot_waits",
+            "Times a request found every shared slot of its host taken",
+            registry=registry,
+        )
+        self.health_server: HealthServer | None = None
+        if settings.health_port:
+            self.health_server = HealthServer(
+                self.metrics, self.health, self.refresh_gauges, port=settings.health_port
+            )
+        self.worker_id: int | None = None
+        self.refreshes = 0
+        self._stop = asyncio.Event()
+        self._worker_task: asyncio.Task[None] | None = None
+        self._side_tasks: list[asyncio.Task[None]] = []
+        self._topics_at = -1e9
+        self._topics_lock = asyncio.Lock()
+        self._bot_ready = False
+        self._started = False
+
+    @property
+    def poll_tick(self) -> float:
+        """How often due sources are looked for (as in one process)."""
+        return max(0.5, min(self.settings.poll_interval / 2, 15.0))
+
+    async def start(self) -> None:
+        if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+            # procrastinate logs two lines per job at INFO: too many for thousands of sources.
+            logging.getLogger("procrastinate").setLevel(logging.WARNING)
+        await asyncio.to_thread(upgrade_database, self.engine)
+        await asyncio.to_thread(ensure_queue_schema, self.engine)
+        await self.app.open_async()
+        self._worker_task = asyncio.create_task(self._run_worker(), name="queue-worker")
+        self._side_tasks = [
+            asyncio.create_task(self._defer_loop(), name="deferrer"),
+            asyncio.create_task(self.notifier.run(self._stop), name="notifier"),
+        ]
+        if self.health_server is not None:
+            await self.health_server.start()
+        self._started = True
+        log.info(RUNNING_LINE)
+
+    async def _execute(self, query: Any) -> None:
+        await self.app.connector.execute_query_async(query)
+
+    # -- taking jobs ----------------------------------------------------------------------
+
+    async def _run_worker(self) -> None:
+        """The procrastinate worker; started again if it stops by itself (a lost database)."""
+        while not self._stop.is_set():
+            try:
+                await self.app.run_worker_async(
+                    queues=[QUEUE],
+                    name="summit-watch",
+                    concurrency=self.settings.worker_concurrency,
+                    install_signal_handlers=False,
+                    delete_jobs="always",
+                    additional_context={"refresh": self.refresh},
+                    fetch_job_polling_interval=1.0,
+                    update_heartbeat_interval=self.settings.worker_heartbeat,
+                    stalled_worker_timeout=self.settings.worker_stalled_after,
+                    shutdown_graceful_timeout=SHUTDOWN_GRACE,
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("the job worker stopped (%s); starting it again", type(exc).__name__)
+            if not self._stop.is_set():
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), RESTART_DELAY)
+
+    async def refresh(self, source_id: int, job: Job) -> str:
+        """One job: refresh one source with the usual pipeline."""
+        self.worker_id = job.worker_id
+        source = await asyncio.to_thread(self.store.get_source, source_id)
+        if source is None or source.retired:
+            return "gone"
+        await self._fresh_topics()
+        self.jobs_running.inc()
+        try:
+            # _poll_safely: one bad source records its error instead of failing the job.
+            outcome = await self.poller._poll_safely(source)
+        finally:
+            self.jobs_running.dec()
+        self.record(outcome)
+        self.refreshes += 1
+        self.poller.last_cycle_at = utcnow()
+        return outcome.status
+
+    async def _fresh_topics(self) -> None:
+        """Match against active topics at most TOPICS_MAX_AGE old (one query for many jobs)."""
+        if time.monotonic() - self._topics_at < TOPICS_MAX_AGE:
+            return
+        async with self._topics_lock:
+            if time.monotonic() - self._topics_at < TOPICS_MAX_AGE:
+                return
+            active = await asyncio.to_thread(self.store.active_topics)
+            self.topics.refresh(active)
+            self._topics_at = time.monotonic()
+
+    def record(self, outcome: PollOutcome) -> None:
+        self.metrics.polls.labels(outcome.status).inc()
+        if outcome.error_kind:
+            self.metrics.fetch_errors.labels(outcome.error_kind).inc()
+        self.metrics.items_seen.inc(outcome.new_items)
+        self.metrics.matches.inc(outcome.alerts)
+
+    # -- queueing jobs --------------------------------------------------------------------
+
+    async def _defer_loop(self) -> None:
+        recovery_every = max(1.0, self.settings.worker_stalled_after / 4)
+        next_recovery = 0.0
+        database_down = False
+        while not self._stop.is_set():
+            leased: list[int] | None = None
+            try:
+                leased = await asyncio.to_thread(
+                    lease_due_sources, self.engine, utcnow(), lease=SOURCE_LEASE
+                )
+                if leased:
+                    self.jobs_queued.inc(await queue_refreshes(self.app, leased))
+                if time.monotonic() >= next_recovery:
+                    next_recovery = time.monotonic() + recovery_every
+                    recovered = await recover_stalled(
+                        self.app, stalled_after=self.settings.worker_stalled_after
+                    )
+                    self.jobs_recovered.inc(recovered)
+                if database_down:
+                    log.info("deferrer: database reachable again")
+                    database_down = False
+            except Exception as exc:
+                if not database_down:
+                    log.warning("deferrer pass skipped: %s", type(exc).__name__)
+                database_down = isinstance(exc, OperationalError) or database_down
+            if leased is not None and len(leased) >= DEFER_BATCH:
+                continue  # a backlog: queue the next batch at once
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.poll_tick)
+
+    # -- the rest -------------------------------------------------------------------------
+
+    async def tell_source_gone(self, source: Source, chats: set[int]) -> None:
+        if self.bot is None:
+            log.info("source %s is gone; no token to tell its %d chats", source.url, len(chats))
+            return
+        text = texts.source_gone(source)
+        try:
+            if not self._bot_ready:
+                await self.bot.initialize()
+                self._bot_ready = True
+            for chat_id in sorted(chats):
+                try:
+                    await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
+                except TelegramError as exc:
+                    log.info("could not tell chat %s that a source is gone: %s", chat_id, exc)
+        except TelegramError as exc:
+            log.info("could not reach Telegram to tell chats a source is gone: %s", exc)
+
+    async def health(self) -> dict[str, Any]:
+        report: dict[str, Any] = {"role": "worker", "worker_id": self.worker_id}
+        try:
+            await asyncio.wait_for(asyncio.to_thread(self.store.ping), 5)
+            report["database"] = "ok"
+        except Exception as exc:
+            report["database"] = f"unreachable: {type(exc).__name__}"
+        alive = self._worker_task is not None and not self._worker_task.done()
+        report["worker"] = "ok" if alive else "stopped"
+        report["refreshes"] = self.refreshes
+        last = self.poller.last_cycle_at
+        report["last_refresh_age_seconds"] = (
+            round((utcnow() - last).total_seconds(), 1) if last is not None else None
+        )
+        report["ok"] = report["database"] == "ok" and alive
+        return report
+
+    async def refresh_gauges(self) -> None:
+        gauges = await asyncio.to_thread(self.store.gauges)
+        self.metrics.outbox_backlog.set(gauges.outbox_backlog)
+        self.metrics.poll_lag.set(gauges.poll_lag_seconds)
+        self.metrics.not_modified_ratio.set(gauges.not_modified_ratio)
+        self.host_waits.set(self.slots.waits)
+        last = self.poller.last_cycle_at
+        if last is not None:
+            self.metrics.last_poll_age.set((utcnow() - last).total_seconds())
+
+    async def stop(self) -> None:
+        """Let jobs in flight finish (up to SHUTDOWN_GRACE), then close everything."""
+        self._stop.set()
+        if self.health_server is not None:
+            await self.health_server.stop()
+        if self._worker_task is not None:
+            self._worker_task.cancel()
+            with suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self._worker_task, SHUTDOWN_GRACE + 2)
+        for task in self._side_tasks:
+            task.cancel()
+        await asyncio.gather(*self._side_tasks, return_exceptions=True)
+        if self._started:
+            with suppress(Exception):
+                await self.app.close_async()
+        if self._bot_ready and self.bot is not None:
+            with suppress(Exception):
+                await self.bot.shutdown()
+        await self.slots.aclose()
+        await self.fetcher.aclose()
+        self.engine.dispose()
+
+    async def run_until_signal(self) -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for name in ("SIGINT", "SIGTERM"):
+            with suppress(NotImplementedError, AttributeError):
+                loop.add_signal_handler(getattr(signal, name), stop.set)
+        try:
+            await self.start()
+            await stop.wait()
+        finally:
+            log.info("shutting down")
+            await self.stop()
