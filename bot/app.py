@@ -188,8 +188,10 @@ class Runtime:
         )
 
     async def tell_source_gone(self, source: Source, chats: set[int]) -> None:
-        text = texts.source_gone(source)
+        languages = await asyncio.to_thread(self.store.chats, chats)
         for chat_id in sorted(chats):
+            chat = languages.get(chat_id)
+            text = texts.source_gone(source, chat.language if chat else "en")
             try:
                 await self.application.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
             except TelegramError as exc:

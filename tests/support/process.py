@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO
@@ -66,8 +67,11 @@ def bot_env(
 class BotProcess:
     """Starts, signals and reaps `python -m bot run`; every run appends to one log file."""
 
-    def __init__(self, env: dict[str, str], *, cwd: Path, log_path: Path) -> None:
+    def __init__(
+        self, env: dict[str, str], *, cwd: Path, log_path: Path, args: Sequence[str] = ("run",)
+    ) -> None:
         self.env = env
+        self.args = list(args)  # after `python -m bot`, e.g. ["run", "--role", "worker"]
         self.cwd = cwd
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
@@ -87,7 +91,7 @@ class BotProcess:
         self._log_file.flush()
         self._log_offset = self._log_file.tell()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"],
+            [sys.executable, "-m", "bot", *self.args],
             cwd=self.cwd,
             env=self.env,
             stdin=subprocess.DEVNULL,
