@@ -231,15 +231,21 @@ class Poller:
         )
 
     def _candidates(self, items: list[domain.Item]) -> list[Candidate]:
-        """Keys for every item; a near-duplicate signature only for items not seen before."""
+        """Keys for every item; a near-duplicate signature only for items not seen before.
+
+        An entry the feed lists again unchanged (its own guid and every other key seen) has
+        nothing to fold and is left out: that is most entries of most polls.
+        """
         keyed = [(item, item_keys(item)) for item in items]
         seen = self.store.seen_keys([key for _, keys in keyed for key in keys])
-        return [
-            Candidate(
-                item, keys, None if seen.intersection(keys) else signature(item.title, item.text)
-            )
-            for item, keys in keyed
-        ]
+        candidates = []
+        for item, keys in keyed:
+            known = seen.intersection(keys)
+            if item.guid and known.issuperset(keys):
+                continue
+            fresh = None if known else signature(item.title, item.text)
+            candidates.append(Candidate(item, keys, fresh))
+        return candidates
 
     async def _unseen(self, urls: list[str]) -> list[str]:
         seen = await asyncio.to_thread(self.store.seen_keys, [url_key(url) for url in urls])
