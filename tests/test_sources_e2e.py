@@ -96,7 +96,14 @@ async def test_a_topic_with_no_sources_at_all_is_backed_by_news_search(
     assert await wait_until(lambda: len(alerts(fake, ANN)) == 1)
     assert 'href="https://news.example.test/putin-modi-summit"' in alerts(fake, ANN)[0]
 
-    assert "Stopped watching" in await bot.command(ANN, "/unwatch 1")
+    topic_id = bot.store.list_topics(ANN)[0].id
+    assert "own and the global sources" in await bot.command(ANN, f"/search {topic_id} off")
+    assert "Google News" not in await bot.command(ANN, "/sources")
+    assert "news search again" in await bot.command(ANN, f"/search {topic_id} on")
+    assert "Google News: Putin Modi summit" in await bot.command(ANN, "/sources")
+    assert "/search NUMBER on|off" in await bot.command(ANN, "/search maybe")
+
+    assert "Stopped watching" in await bot.command(ANN, f"/unwatch {topic_id}")
     assert "Google News" not in await bot.command(ANN, "/sources")
 
 
@@ -227,3 +234,21 @@ async def test_sources_that_move_vanish_or_ask_to_slow_down(
     await bot.wait_polls(2, names={"Moved"})
     assert feeds.hits("/gone.xml") == hits
     assert "gone" in await bot.command(ANN, "/sources")
+
+
+async def test_a_failing_source_backs_off_and_is_picked_up_again_when_it_recovers(
+    launch: Launcher, fake: FakeTelegram, feeds: FeedServer
+) -> None:
+    feeds.set("/flaky.xml", rss([OLD], title="Flaky"))
+    bot = await launch({"Flaky": feeds.url("/flaky.xml")})
+    await bot.command(ANN, "/watch Putin Modi summit")
+    await bot.wait_polls(1)
+    feeds.set("/flaky.xml", b"oops", status=503, content_type="text/plain")
+    flaky = lambda: next(s for s in bot.sources() if s.name == "Flaky")  # noqa: E731
+    assert await wait_until(lambda: flaky().error_streak >= 3, 30)
+    assert feeds.hits("/flaky.xml") >= 4
+    assert flaky().next_check_at > flaky().last_error_at  # the next try waits longer each time
+    news = Entry("Putin and Modi sign a deal", "https://old.test/deal", "Putin Modi summit deal.")
+    feeds.set("/flaky.xml", rss([news, OLD], title="Flaky"))
+    assert await wait_until(lambda: len(alerts(fake, ANN)) == 1, 40)
+    assert flaky().error_streak == 0 and not flaky().retired

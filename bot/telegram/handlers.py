@@ -164,6 +164,36 @@ async def forget_topic(services: Services, chat_id: int, wanted: str) -> Topic |
     return topic
 
 
+async def sync_search_sources(services: Services, chat_id: int) -> None:
+    """Link exactly the news-search feeds the chat's topics ask for."""
+    stored = await asyncio.to_thread(services.store.get_chat, chat_id)
+    language = stored.language if stored else "en"
+    topics = await asyncio.to_thread(services.store.list_topics, chat_id)
+    wanted = {
+        url: (name, topic.id)
+        for topic in topics
+        for url, name in services.search_urls(topic, language)
+    }
+    linked = {
+        source.url
+        for source in await asyncio.to_thread(services.store.sources_for_chat, chat_id)
+        if source.kind == "search" and not source.is_global
+    }
+    for url, (name, topic_id) in wanted.items():
+        if url not in linked:
+            await asyncio.to_thread(
+                services.store.add_chat_source,
+                chat_id,
+                url,
+                name=name,
+                kind="search",
+                topic_id=topic_id,
+            )
+    extra = [url for url in linked if url not in wanted]
+    if extra:
+        await asyncio.to_thread(services.store.unlink_sources, chat_id, extra)
+
+
 async def may_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
     """In groups only admins change watches; private chats belong to their user."""
     chat = update.effective_chat

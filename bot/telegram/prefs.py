@@ -17,6 +17,7 @@ from bot.telegram.handlers import (
     may_change,
     reply,
     services_of,
+    sync_search_sources,
 )
 from bot.telegram.i18n import t
 
@@ -111,4 +112,37 @@ async def digest_time(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     await reply(update, t(lang, "prefs.digest_set", time=clock))
 
 
-PREF_COMMANDS = {"mode": mode, "tz": timezone, "quiet": quiet, "digest": digest_time}
+async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Turn a topic's news-search feeds on or off."""
+    services = services_of(context)
+    lang = await language_of(update, services)
+    parts = command_argument(update).split()
+    if (
+        len(parts) != 2
+        or parts[1].lower() not in ("on", "off")
+        or not parts[0].lstrip("#").isdigit()
+    ):
+        await reply(update, t(lang, "prefs.search_usage"))
+        return
+    if not await _allowed(update, context, lang):
+        return
+    chat = update.effective_chat
+    assert chat is not None
+    enabled = parts[1].lower() == "on"
+    topic = await asyncio.to_thread(
+        services.store.update_topic, chat.id, int(parts[0].lstrip("#")), search=enabled
+    )
+    if topic is None:
+        await reply(update, t(lang, "prefs.no_topic"))
+        return
+    await sync_search_sources(services, chat.id)
+    await reply(update, t(lang, "prefs.search_on" if enabled else "prefs.search_off", id=topic.id))
+
+
+PREF_COMMANDS = {
+    "mode": mode,
+    "tz": timezone,
+    "quiet": quiet,
+    "digest": digest_time,
+    "search": search,
+}

@@ -33,6 +33,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("tz", "Your time zone, for quiet hours and digests", "/tz Asia/Kolkata"),
     ("quiet", "Quiet hours: silent, or held until they end", "/quiet 23:00-07:00 hold"),
     ("digest", "When the daily digest arrives (local time)", "/digest 08:00"),
+    ("search", "News-search feeds for a topic, on or off", "/search 1 off"),
     ("preview", "Try a query on the last 72 hours without saving it", "/preview Putin Modi summit"),
     ("lang", "Reply language: English or Russian", "/lang ru"),
     ("channel", "Post alerts to a channel you run", "/channel @mychannel watch BRICS summit"),
