@@ -11,13 +11,13 @@ from datetime import datetime, timedelta
 from bot import domain
 from bot.dedup.fingerprint import guid_key, title_fingerprint, url_key
 from bot.dedup.near import signature
-from bot.domain import FetchResult
+from bot.domain import FeedEntry, FetchResult
 from bot.match import Aliases, MatchDoc, QueryError, TopicIndex, parse_query
 from bot.sources.articles import MAX_TEXT as MAX_ARTICLE_TEXT
 from bot.sources.articles import ArticleFetcher
 from bot.sources.extract import find_article_links
 from bot.sources.fetch import Fetcher, FetchError
-from bot.sources.normalize import normalize_entry
+from bot.sources.normalize import canonical_url, clean_title, normalize_entry
 from bot.sources.parse import parse_response
 from bot.sources.schedule import (
     DEFAULT_CLAMP,
@@ -35,6 +35,18 @@ from bot.summarize.summary import summarize
 from bot.telegram.format import AlertView, format_alert
 
 log = logging.getLogger(__name__)
+
+
+def entry_keys(source_url: str, entry: FeedEntry) -> list[str]:
+    """The keys `item_keys` gives the normalized entry, from the raw entry (no text work)."""
+    url = canonical_url(entry.link) if entry.link else ""
+    keys = [url_key(url)] if url else []
+    if entry.guid:
+        keys.append(guid_key(source_url, entry.guid))
+    fingerprint = title_fingerprint(clean_title(entry.title)) if entry.title else ""
+    if fingerprint:
+        keys.append("t:" + fingerprint)
+    return keys
 
 
 def item_keys(item: domain.Item) -> list[str]:
@@ -186,10 +198,11 @@ class Poller:
         entries = parsed.entries
         if source.kind == "search":
             entries = [replace(entry, link=unwrap_search_link(entry.link)) for entry in entries]
+        entries = [entry for entry in entries if entry.link or entry.title]
+        if source.initialized:
+            entries = await asyncio.to_thread(self._changed_entries, source.url, entries)
         items = [
-            normalize_entry(entry, source_url=source.url, source_name=name)
-            for entry in entries
-            if entry.link or entry.title
+            normalize_entry(entry, source_url=source.url, source_name=name) for entry in entries
         ]
         if source.initialized and self.full_text and self.articles is not None:
             items = await self._with_full_text(items)
@@ -229,6 +242,15 @@ class Poller:
             alerts=ingested.alerts,
             story_updates=ingested.story_updates,
         )
+
+    def _changed_entries(self, source_url: str, entries: list[FeedEntry]) -> list[FeedEntry]:
+        """Entries worth normalizing: all but those the feed lists again unchanged (their own
+        guid, URL and title all seen), found with one query before any text work."""
+        keyed = [(entry, entry_keys(source_url, entry)) for entry in entries]
+        seen = self.store.seen_keys([key for _, keys in keyed for key in keys])
+        return [
+            entry for entry, keys in keyed if not (entry.guid and keys and seen.issuperset(keys))
+        ]
 
     def _candidates(self, items: list[domain.Item]) -> list[Candidate]:
         """Keys for every item; a near-duplicate signature only for items not seen before.

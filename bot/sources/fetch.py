@@ -332,7 +332,7 @@ class Fetcher:
 
         limits = httpx.Limits(
             max_connections=max_concurrency,
-            max_keepalive_connections=min(max_concurrency, 20),
+            max_keepalive_connections=max_concurrency,
             keepalive_expiry=30.0,
         )
         ssl_context = httpx.create_ssl_context()

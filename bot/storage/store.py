@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import case, delete, func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -385,7 +385,7 @@ class Store:
         with self.session() as session:
             return session.get(Source, source_id)
 
-    def due_sources(self, now: datetime, limit: int = 500) -> list[Source]:
+    def due_sources(self, now: datetime, limit: int = 5000) -> list[Source]:
         """Due sources that someone still needs: global ones, or ones an active chat added."""
         with self.session() as session:
             linked = (
@@ -438,27 +438,31 @@ class Store:
         current_interval: float | None = None,
         kind: str | None = None,
     ) -> None:
+        # One UPDATE: most polls are 304s of sources that change nothing else.
+        values: dict[str, Any] = {
+            "polls": col(Source.polls) + 1,
+            "not_modified_count": col(Source.not_modified_count) + int(not_modified),
+            "etag": etag,
+            "last_modified": last_modified,
+            "last_success_at": utcnow(),
+            "error_streak": 0,
+            "next_check_at": next_check_at,
+            "initialized": True,
+        }
+        if current_interval:
+            values["current_interval"] = current_interval
+        if kind:
+            values["kind"] = kind
+        if name:
+            values["name"] = case((col(Source.name) == "", name[:200]), else_=col(Source.name))
         with self.session() as session:
-            source = session.get(Source, source_id)
-            if source is None:
-                return
-            source.current_interval = current_interval or source.current_interval
-            source.kind = kind or source.kind
-            source.polls += 1
-            source.not_modified_count += int(not_modified)
-            source.etag = etag
-            source.last_modified = last_modified
-            source.last_success_at = utcnow()
-            source.error_streak = 0
-            source.next_check_at = next_check_at
-            source.initialized = True
-            if name and not source.name:
-                source.name = name[:200]
-            if new_url and new_url != source.url:
+            session.exec(update(Source).where(col(Source.id) == source_id).values(**values))
+            if new_url:
                 clash = session.exec(select(Source.id).where(Source.url == new_url)).first()
                 if clash is None:
-                    source.url = new_url
-            session.add(source)
+                    session.exec(
+                        update(Source).where(col(Source.id) == source_id).values(url=new_url)
+                    )
             session.commit()
 
     def set_source_kind(self, source_id: int, kind: str) -> None:
@@ -586,12 +590,15 @@ class Store:
         alerts = updates = 0
         wanted = [raw if isinstance(raw, Candidate) else Candidate(*raw) for raw in candidates]
         with self.session() as session:
-            if session.get_bind().dialect.name == "postgresql" and any(
-                c.signature is not None and c.signature.bands for c in wanted
+            if (
+                route is not None
+                and session.get_bind().dialect.name == "postgresql"
+                and any(c.signature is not None and c.signature.bands for c in wanted)
             ):
-                # New stories are folded one transaction at a time, as SQLite's single writer
-                # does: two workers holding near-copies (different keys, one story) cannot both
-                # miss each other's story and alert twice.
+                # New stories that may alert are folded one transaction at a time, as SQLite's
+                # single writer does: two workers holding near-copies (different keys, one
+                # story) cannot both miss each other's story and alert twice. A first poll
+                # alerts nobody and needs no turn.
                 session.exec(select(func.pg_advisory_xact_lock(STORY_FOLD_LOCK)))
             for candidate in wanted:
                 item = candidate.item
