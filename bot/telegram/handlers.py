@@ -219,12 +219,24 @@ async def may_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool
     return member.status in (ChatMember.OWNER, ChatMember.ADMINISTRATOR)
 
 
-async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def change_request(
+    update: Update, context: ContextTypes.DEFAULT_TYPE
+) -> tuple[Services, str] | None:
+    """Services and reply language for a command that changes the chat; None, with the
+    refusal already sent, when the sender may not change it."""
     services = services_of(context)
     lang = await language_of(update, services)
-    if not await may_change(update, context):
-        await reply(update, texts.not_admin(lang))
+    if await may_change(update, context):
+        return services, lang
+    await reply(update, texts.not_admin(lang))
+    return None
+
+
+async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    allowed = await change_request(update, context)
+    if allowed is None:
         return
+    services, lang = allowed
     text = command_argument(update)
     if not text:
         await reply(update, texts.watch_usage(lang))
@@ -255,11 +267,10 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    services = services_of(context)
-    lang = await language_of(update, services)
-    if not await may_change(update, context):
-        await reply(update, texts.not_admin(lang))
+    allowed = await change_request(update, context)
+    if allowed is None:
         return
+    services, lang = allowed
     wanted = command_argument(update)
     chat = update.effective_chat
     assert chat is not None
@@ -292,11 +303,10 @@ async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def add_source(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    services = services_of(context)
-    lang = await language_of(update, services)
-    if not await may_change(update, context):
-        await reply(update, texts.not_admin(lang))
+    allowed = await change_request(update, context)
+    if allowed is None:
         return
+    services, lang = allowed
     wanted = command_argument(update)
     if not wanted:
         await reply(update, texts.addsource_usage(lang))
@@ -336,11 +346,10 @@ async def add_source(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 
 
 async def remove_source(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    services = services_of(context)
-    lang = await language_of(update, services)
-    if not await may_change(update, context):
-        await reply(update, texts.not_admin(lang))
+    allowed = await change_request(update, context)
+    if allowed is None:
         return
+    services, lang = allowed
     wanted = command_argument(update)
     chat = update.effective_chat
     assert chat is not None
