@@ -209,6 +209,7 @@ class Sender:
         self._in_flight.add(row.chat_id)
         try:
             text = render_alert(row, story)
+            rendered = story.updated_at if story is not None else None
             message = await self._send(row, text, ParseMode.HTML, silent=silent)
         except RetryAfter as exc:
             wait = retry_after_seconds(exc)
@@ -252,7 +253,7 @@ class Sender:
         finally:
             self._in_flight.discard(row.chat_id)
             self._last_sent[row.chat_id] = time.monotonic()
-        await asyncio.to_thread(self.store.mark_sent, row.id, message.message_id)
+        await asyncio.to_thread(self.store.mark_sent, row.id, message.message_id, rendered)
         self.stats.sent += 1
         self.on_event("sent")
         return True

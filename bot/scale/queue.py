@@ -82,6 +82,8 @@ def ensure_queue_schema(engine: Engine) -> bool:
     return True
 
 
+# `NOT IN` over the queued and running locks: one hashed set, whatever the planner believes
+# about the size of the (busy, rarely analyzed) jobs table.
 _LEASE_DUE = """
 UPDATE {source} AS s SET next_check_at = :until
  WHERE s.next_check_at <= :now
@@ -93,9 +95,9 @@ UPDATE {source} AS s SET next_check_at = :until
                 SELECT cs.source_id FROM {chat_source} AS cs
                   JOIN {chat} AS c ON c.id = cs.chat_id
                  WHERE c.active))
-          AND NOT EXISTS (
-                SELECT 1 FROM procrastinate_jobs AS j
-                 WHERE j.lock = 'source-' || d.id AND j.status IN ('todo', 'doing'))
+          AND 'source-' || d.id NOT IN (
+                SELECT j.lock FROM procrastinate_jobs AS j
+                 WHERE j.status IN ('todo', 'doing') AND j.lock IS NOT NULL)
         ORDER BY d.next_check_at
         LIMIT :limit)
 RETURNING s.id

@@ -59,6 +59,7 @@ log = logging.getLogger(__name__)
 SHUTDOWN_GRACE = 8.0
 TOPICS_MAX_AGE = 1.0  # seconds a worker matches with a cached copy of the active topics
 RESTART_DELAY = 2.0
+DEFER_EVERY = 2.0  # seconds between deferrer passes at most
 RUNNING_LINE = "Summit Watch is running (worker)"
 
 
@@ -136,8 +137,8 @@ class WorkerRuntime:
 
     @property
     def poll_tick(self) -> float:
-        """How often due sources are looked for (as in one process)."""
-        return max(0.5, min(self.settings.poll_interval / 2, 15.0))
+        """How often due sources are looked for: a cheap indexed query, so every few seconds."""
+        return max(0.5, min(self.settings.poll_interval / 2, DEFER_EVERY))
 
     async def start(self) -> None:
         if logging.getLogger().getEffectiveLevel() > logging.DEBUG:

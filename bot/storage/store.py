@@ -35,7 +35,6 @@ from bot.storage.models import (
 STORY_WINDOW = timedelta(days=7)
 WAITING = ("pending", "held", "digest")  # delivery states not yet sent
 STORY_FOLD_LOCK = 0x5357_5346  # PostgreSQL advisory lock key ("SWSF")
-RENDER_SLACK = timedelta(seconds=60)  # a sender reads a story at most this long before sending
 
 
 class QuotaExceeded(Exception):
@@ -803,29 +802,26 @@ class Store:
                 select(func.min(Delivery.next_attempt_at)).where(Delivery.status == "pending")
             ).one()
 
-    def mark_sent(self, delivery_id: int, message_id: int) -> None:
-        # What was sent was rendered from the story as the sender read it, moments before, so
-        # no edit is due; unless the story changed after this alert was queued and so recently
-        # that the change may have come in while the send was in flight (a copy folded in by
-        # another poller or worker). Then the edit stays due: at worst Telegram answers it
-        # "message is not modified".
-        now = utcnow()
-        changed_in_flight = (
+    def mark_sent(
+        self, delivery_id: int, message_id: int, rendered: datetime | None = None
+    ) -> None:
+        """The alert went out as rendered from its story's state at `rendered` (the story's
+        updated_at then): an edit stays due only if the story changed after that, e.g. a copy
+        folded in by another poller while the send was in flight."""
+        changed_since = (
             select(Story.id)
-            .where(
-                col(Story.id) == col(Delivery.story_id),
-                col(Story.updated_at) > col(Delivery.created_at),
-                col(Story.updated_at) >= now - RENDER_SLACK,
-            )
+            .where(col(Story.id) == col(Delivery.story_id), col(Story.updated_at) > rendered)
             .exists()
+            if rendered is not None
+            else False
         )
         self._update_delivery(
             delivery_id,
             status="sent",
             message_id=message_id,
-            sent_at=now,
+            sent_at=utcnow(),
             last_error=None,
-            edit_due=changed_in_flight,
+            edit_due=changed_since,
         )
 
     def mark_retry(self, delivery_id: int, *, at: datetime, error: str, attempt: bool) -> None:
