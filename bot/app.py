@@ -246,13 +246,7 @@ class Runtime:
         return report
 
     async def refresh_gauges(self) -> None:
-        gauges = await asyncio.to_thread(self.store.gauges)
-        self.metrics.outbox_backlog.set(gauges.outbox_backlog)
-        self.metrics.poll_lag.set(gauges.poll_lag_seconds)
-        self.metrics.not_modified_ratio.set(gauges.not_modified_ratio)
-        last = self.poller.last_cycle_at
-        if last is not None:
-            self.metrics.last_poll_age.set((utcnow() - last).total_seconds())
+        await self.metrics.refresh_from(self.store, self.poller.last_cycle_at)
 
     async def stop(self) -> None:
         """Stop taking work, let sends in flight finish, and close everything."""

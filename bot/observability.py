@@ -7,6 +7,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from prometheus_client import (
@@ -16,6 +17,9 @@ from prometheus_client import (
     Gauge,
     generate_latest,
 )
+
+from bot.storage.models import utcnow
+from bot.storage.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +58,15 @@ class Metrics:
         self.last_poll_age = Gauge(
             "summit_last_poll_age_seconds", "Seconds since the last poll cycle", registry=r
         )
+
+    async def refresh_from(self, store: Store, last_cycle_at: datetime | None) -> None:
+        """Gauges read at scrape time: outbox backlog, poll lag, 304 share, last poll age."""
+        gauges = await asyncio.to_thread(store.gauges)
+        self.outbox_backlog.set(gauges.outbox_backlog)
+        self.poll_lag.set(gauges.poll_lag_seconds)
+        self.not_modified_ratio.set(gauges.not_modified_ratio)
+        if last_cycle_at is not None:
+            self.last_poll_age.set((utcnow() - last_cycle_at).total_seconds())
 
     def record_send_event(self, kind: str) -> None:
         if kind == "sent":

@@ -291,14 +291,8 @@ class WorkerRuntime:
         return report
 
     async def refresh_gauges(self) -> None:
-        gauges = await asyncio.to_thread(self.store.gauges)
-        self.metrics.outbox_backlog.set(gauges.outbox_backlog)
-        self.metrics.poll_lag.set(gauges.poll_lag_seconds)
-        self.metrics.not_modified_ratio.set(gauges.not_modified_ratio)
+        await self.metrics.refresh_from(self.store, self.poller.last_cycle_at)
         self.host_waits.set(self.slots.waits)
-        last = self.poller.last_cycle_at
-        if last is not None:
-            self.metrics.last_poll_age.set((utcnow() - last).total_seconds())
 
     async def stop(self) -> None:
         """Let jobs in flight finish (up to SHUTDOWN_GRACE), then close everything."""
