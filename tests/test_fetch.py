@@ -34,6 +34,7 @@ from tests.support.feedserver import (
 UA = "SummitWatch/0.1 (+https://github.com/summit-watch)"
 RSS = "<?xml version='1.0'?><rss version='2.0'><channel><title>T</title></channel></rss>"
 MB = 1024 * 1024
+GB = 1024 * MB
 
 
 @pytest.fixture
@@ -231,6 +232,31 @@ async def test_trickling_server_hits_the_total_deadline(feed_server: FeedServer)
 
 
 # --- redirects -----------------------------------------------------------------------
+
+
+async def test_connections_are_reused_across_304s_redirects_and_errors(
+    feed_server: FeedServer, fetcher: Fetcher
+) -> None:
+    feed_server.set("/feed.xml", RSS)
+    feed_server.set_handler("/moved", lambda r: redirect("/feed.xml", 302))
+    feed_server.set("/gone", "not here any more", status=404, etag=False)
+    first = await fetcher.fetch(feed_server.url("/feed.xml"))
+    for _ in range(5):
+        assert (await fetcher.fetch(feed_server.url("/feed.xml"), etag=first.etag)).not_modified
+        assert (await fetcher.fetch(feed_server.url("/moved"), etag=first.etag)).not_modified
+        await expect_error(fetcher, feed_server.url("/gone"), "http")
+    assert len(feed_server.requests) == 21
+    assert feed_server.connections == 1
+
+
+async def test_a_large_unwanted_body_is_not_read_to_its_end(
+    feed_server: FeedServer, fetcher: Fetcher
+) -> None:
+    feed_server.set_handler("/big-error", lambda r: Response(500, stream_zeros(GB).body))
+    await expect_error(fetcher, feed_server.url("/big-error"), "http")
+    feed_server.set("/feed.xml", RSS)
+    assert (await fetcher.fetch(feed_server.url("/feed.xml"))).body == RSS.encode()
+    assert feed_server.connections == 2
 
 
 async def test_redirect_loop(feed_server: FeedServer, fetcher: Fetcher) -> None:

@@ -290,6 +290,21 @@ def _is_tls_error(exc: BaseException) -> bool:
     return False
 
 
+DRAIN_LIMIT = 64 * 1024
+
+
+async def _drain(response: httpx.Response) -> None:
+    """Read a small unwanted body to its end, so its connection is kept alive for reuse.
+
+    A response closed before its end (even a 304's empty one) closes the connection.
+    """
+    read = 0
+    async for raw in response.aiter_raw():
+        read += len(raw)
+        if read > DRAIN_LIMIT:
+            return
+
+
 def _megabytes(n: int) -> str:
     return f"{n / (1024 * 1024):g} MB"
 
@@ -473,6 +488,8 @@ class Fetcher:
         try:
             status = response.status_code
             lowered = {k.lower(): v for k, v in response.headers.items()}
+            if not 200 <= status < 300:
+                await _drain(response)
             if status in REDIRECT_STATUSES:
                 location = response.headers.get("location")
                 if not location:

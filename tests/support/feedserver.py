@@ -73,6 +73,7 @@ class FeedServer:
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.host = host
         self.requests: list[RequestInfo] = []
+        self.connections = 0  # TCP connections accepted
         self.stopping = threading.Event()
         self._routes: dict[str, Handler] = {}
         self._lock = threading.Lock()
@@ -185,6 +186,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         pass
+
+    def setup(self) -> None:
+        super().setup()
+        with self.feed_server._lock:
+            self.feed_server.connections += 1
 
     def do_HEAD(self) -> None:
         self._serve(send_body=False)
