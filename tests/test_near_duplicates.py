@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import re
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -24,6 +26,8 @@ from bot.dedup.near import (
     BANDS,
     NUM_PERM,
     ROWS,
+    SCHEME,
+    SEED,
     THRESHOLD,
     StorySignature,
     same_story,
@@ -31,6 +35,8 @@ from bot.dedup.near import (
     similarity,
     strip_dateline,
 )
+from bot.sources.normalize import normalize_entry
+from bot.sources.parse import parse_feed
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -134,6 +140,87 @@ class TestSignature:
     def test_band_curve_is_steep_at_the_threshold(self) -> None:
         assert near.candidate_probability(THRESHOLD) >= 0.98
         assert near.candidate_probability(0.1) <= 0.06
+
+
+# --- the MinHash values are datasketch's ------------------------------------------------------
+
+_SCRIPTS = (
+    "abcdefghijklmnopqrstuvwxyz0123456789",
+    "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
+    "मोदीपुतिनऔरकीमुलाकात",
+    "中文新闻日本語のニュース한국어",
+    "αβγδεζηθικλμνξοπρστυφχψω",
+    "😀🚀🇮🇳\u200d\u0301'’-.é",
+)
+
+
+def _random_feature_sets(count: int = 400, seed: int = 1729) -> list[set[str]]:
+    """Sets of 1 to ~550 shingle-like strings in several scripts, the same on every run."""
+    rng = random.Random(seed)
+
+    def word() -> str:
+        letters = rng.choice(_SCRIPTS)
+        return "".join(rng.choice(letters) for _ in range(rng.randint(1, 12)))
+
+    sets: list[set[str]] = [{"a"}, {""}, {"путин моди"}, {"😀"}]
+    while len(sets) < count:
+        size = rng.choice((1, rng.randint(2, 12), rng.randint(13, 90), rng.randint(450, 550)))
+        sets.append({" ".join(word() for _ in range(rng.randint(1, 3))) for _ in range(size)})
+    return sets
+
+
+def _datasketch_values(features: set[str]) -> np.ndarray:
+    from datasketch import MinHash  # the reference implementation, a test dependency only
+    from datasketch.hashfunc import sha1_hash32
+
+    sketch = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME, hashfunc=sha1_hash32)
+    sketch.update_batch([f.encode("utf-8") for f in features])
+    return np.asarray(sketch.hashvalues)
+
+
+def _assert_datasketch_values(features: set[str]) -> None:
+    ours, theirs = near.minhash_values(features), _datasketch_values(features)
+    assert ours.dtype == np.dtype("<u4") and theirs.dtype == np.uint32
+    assert ours.tobytes() == theirs.astype("<u4").tobytes(), sorted(features)[:5]
+
+
+class TestDatasketchValues:
+    """`minhash_values` is local, but stored signatures were made by datasketch 2.x."""
+
+    def test_random_sets(self) -> None:
+        sets = _random_feature_sets()
+        assert len(sets) == 400 and sum(len(s) >= 450 for s in sets) >= 50
+        for features in sets:
+            _assert_datasketch_values(features)
+
+    def test_empty_set(self) -> None:
+        _assert_datasketch_values(set())
+
+    def test_fixture_feed_items(self) -> None:
+        stories = 0
+        for path in sorted((ROOT / "tests" / "fixtures" / "feeds").glob("*.xml")):
+            feed = parse_feed(path.read_bytes(), url=f"https://feeds.example/{path.name}")
+            for entry in feed.entries:
+                item = normalize_entry(entry, source_url="https://feeds.example/", source_name="x")
+                _assert_datasketch_values(near.shingles(item.title, item.text))
+                stories += 1
+        assert stories >= 15
+
+    def test_real_feed_items(self, shared_eval: Path) -> None:
+        docs = [doc for docs in bench.feed_items(shared_eval).values() for doc in docs]
+        assert len(docs) >= 1000
+        for doc in docs:
+            _assert_datasketch_values(near.shingles(doc.title, doc.text))
+
+    def test_bot_does_not_import_datasketch(self) -> None:
+        # datasketch's package import pulls in scipy, tens of MB of memory for one class.
+        code = (
+            "import sys, bot.app, bot.pipeline;"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'datasketch', 'scipy'}))"
+        )
+        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == "[]"
 
 
 class TestNormalization:

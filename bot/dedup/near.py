@@ -21,11 +21,8 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
-from datasketch import MinHash
-from datasketch.hashfunc import sha1_hash32
 
 from bot.dedup.fingerprint import normalize_title
 from bot.match.query import tokenize
@@ -108,22 +105,38 @@ def shingles(title: str, text: str, *, n: int = SHINGLE_WORDS, lead: int = LEAD_
     return {" ".join(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
-_PERMUTATIONS: Any = MinHash(
-    num_perm=NUM_PERM, seed=SEED, scheme=SCHEME, hashfunc=sha1_hash32
-).permutations
+# MinHash is local because importing datasketch pulls in scipy; its values equal datasketch 2.x's.
+# Scheme "affine32": h -> a * fmix32(sha1_hash32(feature)) + b mod 2^32, `a` odd, min per column.
+
+
+def _permutations(seed: int, num_perm: int) -> tuple[np.ndarray, np.ndarray]:
+    """datasketch's "affine32" parameters `a` and `b`, drawn from the seed in this order."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    return a, gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+
+
+_A, _B = _permutations(SEED, NUM_PERM)
+_EMPTY = np.uint32(0xFFFFFFFF)  # the value of every permutation for an empty set
+
+
+def _fmix32(h: np.ndarray) -> np.ndarray:
+    """The MurmurHash3 32-bit finalizer; uint32 arithmetic wraps modulo 2^32."""
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> np.uint32(13))
+    h = h * np.uint32(0xC2B2AE35)
+    return h ^ (h >> np.uint32(16))
 
 
 def minhash_values(features: set[str]) -> np.ndarray:
     """MinHash values of a set of strings, as NUM_PERM uint32."""
-    sketch = MinHash(
-        num_perm=NUM_PERM,
-        seed=SEED,
-        scheme=SCHEME,
-        hashfunc=sha1_hash32,
-        permutations=_PERMUTATIONS,
-    )
-    sketch.update_batch([f.encode("utf-8") for f in sorted(features)])
-    return np.asarray(sketch.hashvalues, dtype=_VALUE_DTYPE)
+    if not features:
+        return np.full(NUM_PERM, _EMPTY, dtype=_VALUE_DTYPE)
+    # datasketch's sha1_hash32: the first 4 bytes of SHA-1 as a little-endian uint32.
+    digests = b"".join(hashlib.sha1(f.encode("utf-8")).digest()[:4] for f in features)
+    hashes = _fmix32(np.frombuffer(digests, dtype="<u4").astype(np.uint32))
+    return (hashes[:, None] * _A + _B).min(axis=0).astype(_VALUE_DTYPE)
 
 
 def band_keys(values: np.ndarray) -> tuple[str, ...]:
