@@ -278,6 +278,7 @@ class Runtime:
             await self.application.stop()
         with suppress(Exception):
             await self.application.shutdown()
+        self.poller.close()
         await self.fetcher.aclose()
         self.engine.dispose()
 

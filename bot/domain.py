@@ -53,6 +53,11 @@ class ParsedFeed:
         default_factory=list
     )  # autodiscovered feeds when the body is HTML
     error: str | None = None  # short reason when nothing usable was found
+    # Digests of the entries as listed (`LISTING_DIGEST_BYTES` each, in document order), when
+    # the body was well-formed enough to read them; the next poll skips those still listed.
+    listing: bytes | None = None
+    unchanged: int = 0  # entries skipped because the last poll listed them byte for byte
+    unchanged_published: tuple[datetime, ...] = ()  # their dates, for the feed's rhythm
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import ParamSpec, TypeVar
 
 from bot import domain
 from bot.dedup.fingerprint import guid_key, title_fingerprint, url_key
@@ -30,11 +33,23 @@ from bot.sources.schedule import (
 )
 from bot.sources.search import unwrap_search_link
 from bot.storage.models import Source, utcnow
-from bot.storage.store import STORY_WINDOW, ActiveTopic, Candidate, NewItem, OutboxRow, Store
+from bot.storage.store import (
+    STORY_WINDOW,
+    ActiveTopic,
+    Candidate,
+    NewItem,
+    OutboxRow,
+    PollRecord,
+    Store,
+)
 from bot.summarize.summary import summarize
 from bot.telegram.format import AlertView, format_alert
 
 log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+RECORD_BATCH = 200  # successful polls written per transaction during a cycle
 
 
 def entry_keys(source_url: str, entry: FeedEntry) -> list[str]:
@@ -100,6 +115,12 @@ RetiredHandler = Callable[[Source, set[int]], Awaitable[None]]
 THIN_TEXT = 200  # a title and a line: too little to match or summarize well
 
 
+@dataclass(frozen=True, slots=True)
+class FeedReading:
+    parsed: domain.ParsedFeed
+    items: list[domain.Item]  # normalized entries not seen before at this source
+
+
 class Poller:
     def __init__(
         self,
@@ -129,6 +150,19 @@ class Poller:
         self.on_retired = on_retired
         self.last_cycle_at: datetime | None = None
         self._cycle_lock = asyncio.Lock()
+        # Sources fetched but not yet processed, at most: bounds the bodies held in memory.
+        self.in_flight = 2 * fetcher.max_concurrency
+        # Parsing and text work run in one thread: more would only fight the event loop for the
+        # interpreter lock, and a starved loop lets fetches run into their deadline.
+        self._cpu = ThreadPoolExecutor(max_workers=1, thread_name_prefix="poll-cpu")
+        self._records: list[PollRecord] | None = None  # buffered during a cycle
+
+    def close(self) -> None:
+        self._cpu.shutdown(wait=False, cancel_futures=True)
+
+    async def _on_cpu(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._cpu, functools.partial(fn, *args, **kwargs))
 
     def base_interval(self, source: Source) -> float:
         if source.current_interval:
@@ -145,9 +179,25 @@ class Poller:
             due = await asyncio.to_thread(self.store.due_sources, utcnow())
             if due:
                 self.topics.refresh(await asyncio.to_thread(self.store.active_topics))
-            outcomes = await asyncio.gather(*(self._poll_safely(source) for source in due))
+            gate = asyncio.Semaphore(self.in_flight)
+
+            async def poll(source: Source) -> PollOutcome:
+                async with gate:
+                    return await self._poll_safely(source)
+
+            self._records = []
+            try:
+                outcomes = await asyncio.gather(*(poll(source) for source in due))
+            finally:
+                await self._flush_records()
+                self._records = None
             self.last_cycle_at = utcnow()
             return list(outcomes)
+
+    async def _flush_records(self) -> None:
+        if self._records:
+            batch, self._records = self._records, []
+            await asyncio.to_thread(self.store.record_polls, batch)
 
     async def _poll_safely(self, source: Source) -> PollOutcome:
         try:
@@ -184,7 +234,8 @@ class Poller:
         if source.kind == "page":
             return await self._poll_page(source, result)
 
-        parsed = await asyncio.to_thread(parse_response, result)
+        reading = await self._read_feed(source, result)
+        parsed = reading.parsed
         if not parsed.is_feed and not parsed.entries:
             if parsed.feed_links:
                 return await self._move_to_feed(source, parsed.feed_links)
@@ -194,28 +245,42 @@ class Poller:
         if not parsed.entries and (parsed.error or not parsed.is_feed):
             return await self._record_error(source, parsed.error or "Not a feed", kind="parse")
 
-        name = source.name or parsed.title or ""
+        items = reading.items
+        if source.initialized and self.full_text and self.articles is not None:
+            items = await self._with_full_text(items)
+        outcome = await self._ingest(source, items)
+        listed = [entry.published for entry in parsed.entries]
+        interval = poll_interval(
+            default=self.default_interval,
+            explicit=source.interval,
+            gap=observed_gap([*listed, *parsed.unchanged_published]),
+            floor=server_floor(result.headers, parsed.ttl_seconds),
+            clamp=self.clamp,
+        )
+        await self._record_success(
+            source, result, interval, name=parsed.title, listing=parsed.listing or b""
+        )
+        return outcome
+
+    async def _read_feed(self, source: Source, result: FetchResult) -> FeedReading:
+        """Parse the body, leaving out entries listed unchanged since the last poll, and
+        normalize the entries not seen before."""
+        assert source.id is not None
+        listed = b""
+        if source.initialized:
+            listed = await asyncio.to_thread(self.store.listing, source.id)
+        parsed = await self._on_cpu(parse_response, result, listed)
         entries = parsed.entries
         if source.kind == "search":
             entries = [replace(entry, link=unwrap_search_link(entry.link)) for entry in entries]
         entries = [entry for entry in entries if entry.link or entry.title]
-        if source.initialized:
+        if source.initialized and entries:
             entries = await asyncio.to_thread(self._changed_entries, source.url, entries)
-        items = [
-            normalize_entry(entry, source_url=source.url, source_name=name) for entry in entries
-        ]
-        if source.initialized and self.full_text and self.articles is not None:
-            items = await self._with_full_text(items)
-        outcome = await self._ingest(source, items)
-        interval = poll_interval(
-            default=self.default_interval,
-            explicit=source.interval,
-            gap=observed_gap(entry.published for entry in parsed.entries),
-            floor=server_floor(result.headers, parsed.ttl_seconds),
-            clamp=self.clamp,
-        )
-        await self._record_success(source, result, interval, name=parsed.title)
-        return outcome
+        if not entries:
+            return FeedReading(parsed, [])
+        name = source.name or parsed.title or ""
+        items = await self._on_cpu(_normalize_all, entries, source.url, name)
+        return FeedReading(parsed, items)
 
     async def _ingest(self, source: Source, items: list[domain.Item]) -> PollOutcome:
         assert source.id is not None
@@ -305,7 +370,7 @@ class Poller:
         """Page mode: a listing page's new same-site article links become items."""
         assert source.id is not None
         html = result.body.decode("utf-8", "replace")
-        links = await asyncio.to_thread(find_article_links, html, base_url=result.final_url)
+        links = await self._on_cpu(find_article_links, html, base_url=result.final_url)
         name = source.name or _site(result.final_url)
         interval = poll_interval(
             default=self.default_interval,
@@ -403,10 +468,10 @@ class Poller:
         not_modified: bool = False,
         name: str | None = None,
         kind: str | None = None,
+        listing: bytes | None = None,
     ) -> None:
         assert source.id is not None
-        await asyncio.to_thread(
-            self.store.record_poll,
+        record = PollRecord(
             source.id,
             next_check_at=utcnow() + timedelta(seconds=jittered(interval)),
             etag=result.etag,
@@ -416,7 +481,14 @@ class Poller:
             name=name,
             current_interval=interval,
             kind=kind,
+            listing=listing,
         )
+        if self._records is None:
+            await asyncio.to_thread(self.store.record_poll, record)
+            return
+        self._records.append(record)
+        if len(self._records) >= RECORD_BATCH:
+            await self._flush_records()
 
     async def _record_error(
         self, source: Source, error: str, *, kind: str, retry_after: float | None = None
@@ -442,6 +514,10 @@ class Poller:
         if self.on_retired is not None and chats:
             await self.on_retired(source, chats)
         return PollOutcome(source.id, "error", error=error, error_kind="gone")
+
+
+def _normalize_all(entries: list[FeedEntry], source_url: str, name: str) -> list[domain.Item]:
+    return [normalize_entry(entry, source_url=source_url, source_name=name) for entry in entries]
 
 
 def _site(url: str) -> str:

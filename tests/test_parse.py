@@ -558,7 +558,7 @@ def test_feedparser_suite_expectations(shared_eval: Path) -> None:
         content_type = headers.pop("content-type", "text/xml" if is_http else "")
         # Upstream parses non-HTTP cases without a base URL; relative URIs must stay relative.
         url = "http://127.0.0.1:8097/tests/" + name if is_http else ""
-        body, parser_headers, _ = _prepare(data, url=url, content_type=content_type)
+        body, parser_headers, _, _ = _prepare(data, url=url, content_type=content_type)
         parser_headers.update(headers)
         result = _run_feedparser(body, parser_headers)
         checked += 1
@@ -658,3 +658,140 @@ def test_fastfeedparser_ground_truth(shared_eval: Path) -> None:
             clean_title(e.title) for e in parsed.entries
         ]
         assert [e.get("link", "") for e in expected] == [e.link for e in parsed.entries]
+
+
+# --- entries listed unchanged since the last read ----------------------------------------------
+
+
+def dated_item(n: int, text: str = "") -> str:
+    day = 10 + n % 15
+    return item(
+        f"Story number {n} about the summit",
+        f"/world/story-{n}",
+        f"<guid>story-{n}</guid><pubDate>Tue, {day:02d} Sep 2024 10:00:00 GMT</pubDate>"
+        f"<description><![CDATA[<p>Body of story {n}. {text}</p>]]></description>",
+    )
+
+
+def test_entries_listed_last_time_are_left_out_and_the_rest_parse_as_before() -> None:
+    first = parse_feed(rss("".join(dated_item(n) for n in range(30))), url=FEED_URL)
+    assert len(first.entries) == 30 and first.unchanged == 0
+    assert first.listing is not None
+
+    # The same document again: nothing comes back, but the feed and its rhythm are still read.
+    same = parse_feed(rss("".join(dated_item(n) for n in range(30))), url=FEED_URL,
+                      unchanged=first.listing)  # fmt: skip
+    assert same.entries == [] and same.unchanged == 30 and same.is_feed
+    assert same.title == "World news" and same.listing == first.listing
+    assert sorted(same.unchanged_published) == sorted(e.published for e in first.entries)
+
+    # One new story on top and one story edited: exactly those two, as a full parse gives them.
+    changed = rss(dated_item(30) + "".join(dated_item(n, "Updated." * (n == 7)) for n in range(30)))
+    full = parse_feed(changed, url=FEED_URL)
+    later = parse_feed(changed, url=FEED_URL, unchanged=first.listing)
+    assert later.unchanged == 29
+    assert later.entries == [full.entries[0], full.entries[8]]
+    assert [e.title for e in later.entries] == [
+        "Story number 30 about the summit",
+        "Story number 7 about the summit",
+    ]
+
+
+@pytest.mark.parametrize(
+    "encoding, content_type",
+    [("windows-1251", ""), ("koi8-r", "application/rss+xml; charset=koi8-r"), ("utf-16", "")],
+)
+def test_feeds_in_other_encodings_are_cut_as_they_are_decoded(
+    encoding: str, content_type: str
+) -> None:
+    def feed(*numbers: int) -> bytes:
+        items = "".join(
+            item(f"Путин и Моди: саммит номер {n}", f"/ru/{n}", f"<guid>ru-{n}</guid>")
+            for n in numbers
+        )
+        return rss(items).decode().replace("utf-8", encoding).encode(encoding)
+
+    first = parse_feed(feed(1, 2, 3), url=FEED_URL, content_type=content_type)
+    assert first.listing is not None and len(first.entries) == 3
+    later = feed(4, 1, 2, 3)
+    whole = parse_feed(later, url=FEED_URL, content_type=content_type)
+    cut = parse_feed(later, url=FEED_URL, content_type=content_type, unchanged=first.listing)
+    assert cut.unchanged == 3
+    assert cut.entries == whole.entries[:1]
+    assert cut.entries[0].title == "Путин и Моди: саммит номер 4"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        rss(dated_item(1), head='<!DOCTYPE rss [<!ENTITY who "Modi">]>'),
+        rss(dated_item(1)).replace(b"</channel>", b"<oops></channel>"),  # not well-formed
+    ],
+    ids=["doctype", "malformed"],
+)
+def test_documents_that_cannot_be_cut_safely_are_parsed_whole(
+    body: bytes,
+) -> None:
+    parsed = parse_feed(body, url=FEED_URL, unchanged=b"\0" * 8)
+    assert parsed.listing is None and parsed.unchanged == 0
+    assert [e.title for e in parsed.entries] == ["Story number 1 about the summit"]
+
+
+def test_atom_and_rdf_entries_are_listed_too() -> None:
+    atom = (
+        '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        "<title>A</title>"
+        + "".join(
+            f"<entry><id>urn:{n}</id><title>Atom story {n} here</title>"
+            f"<link href='https://a.example/{n}'/><updated>2024-09-1{n}T10:00:00Z</updated></entry>"
+            for n in range(3)
+        )
+        + "</feed>"
+    ).encode()
+    rdf = (
+        '<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"'
+        ' xmlns="http://purl.org/rss/1.0/"><channel rdf:about="https://r.example/"><title>R</title>'
+        "</channel>"
+        + "".join(
+            f'<item rdf:about="https://r.example/{n}"><title>RDF story {n} here</title>'
+            f"<link>https://r.example/{n}</link></item>"
+            for n in range(3)
+        )
+        + "</rdf:RDF>"
+    ).encode()
+    for body in (atom, rdf):
+        first = parse_feed(body, url=FEED_URL)
+        assert first.listing is not None and len(first.entries) == 3
+        again = parse_feed(body, url=FEED_URL, unchanged=first.listing)
+        assert again.entries == [] and again.unchanged == 3 and again.title == first.title
+
+
+def test_real_feeds_cut_to_what_changed_parse_as_whole(shared_eval: Path) -> None:
+    """For every real feed: cutting all entries but one gives that entry as a full parse does."""
+    listed = 0
+    for path in _real_feed_inputs(shared_eval):
+        body = path.read_bytes()
+        whole = parse_feed(body, url="https://feeds.example.org/feed.xml")
+        if whole.listing is None or not whole.entries:
+            continue
+        listed += 1
+        digests = [whole.listing[i : i + 8] for i in range(0, len(whole.listing), 8)]
+        assert len(digests) == len(whole.entries), path.name
+        for keep in {0, len(digests) - 1}:
+            if digests.count(digests[keep]) > 1:
+                continue  # the feed lists this very entry twice
+            others = b"".join(d for i, d in enumerate(digests) if i != keep)
+            cut = parse_feed(body, url="https://feeds.example.org/feed.xml", unchanged=others)
+            assert cut.entries == [whole.entries[keep]], path.name
+            assert (cut.title, cut.link, cut.ttl_seconds) == (
+                whole.title, whole.link, whole.ttl_seconds
+            ), path.name  # fmt: skip
+    assert listed > 150
+
+
+def test_blank_lines_before_the_xml_declaration_do_not_spoil_the_feed() -> None:
+    body = rss("".join(dated_item(n) for n in range(3)))
+    clean = parse_feed(body, url=FEED_URL)
+    padded = parse_feed(b"\n\r\n  " + body, url=FEED_URL)
+    assert padded.entries == clean.entries and padded.listing == clean.listing
+    assert padded.listing is not None

@@ -4,6 +4,7 @@ that move, vanish or ask to slow down. Everything is served from 127.0.0.1."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -252,3 +253,37 @@ async def test_a_failing_source_backs_off_and_is_picked_up_again_when_it_recover
     feeds.set("/flaky.xml", rss([news, OLD], title="Flaky"))
     assert await wait_until(lambda: len(alerts(fake, ANN)) == 1, 40)
     assert flaky().error_streak == 0 and not flaky().retired
+
+
+async def test_a_busy_feed_alerts_only_for_what_it_adds_also_after_a_restart(
+    launch: Launcher, fake: FakeTelegram, feeds: FeedServer
+) -> None:
+    stories = [
+        Entry(f"Putin and Modi summit, report {n} from the desk", f"https://busy.test/{n}",
+              f"Putin Modi summit coverage, part {n}.")
+        for n in range(25)
+    ]  # fmt: skip
+    feeds.set("/busy.xml", rss(stories, title="Busy"))
+    bot = await launch({"Busy": feeds.url("/busy.xml")})
+    await bot.command(ANN, "/watch Putin Modi summit")
+    await bot.wait_polls(1)
+    busy = next(s for s in bot.sources() if s.name == "Busy")
+    assert busy.id is not None
+    assert len(bot.store.listing(busy.id)) == 8 * 25  # what the next poll need not read again
+
+    fresh = Entry("Putin and Modi set a date for their summit", "https://busy.test/date",
+                  "The Putin Modi summit will be held in December.")  # fmt: skip
+    edited = replace(stories[3], description="Putin Modi summit coverage, corrected.")
+    feeds.set("/busy.xml", rss([fresh, *stories[:3], edited, *stories[4:]], title="Busy"))
+    assert await wait_until(lambda: len(alerts(fake, ANN)) == 1, 20)
+    await bot.wait_polls(2)
+    assert len(alerts(fake, ANN)) == 1 and "set a date" in alerts(fake, ANN)[0]
+
+    await bot.restart()
+    later = Entry("Putin and Modi summit agenda is published", "https://busy.test/agenda",
+                  "The agenda of the Putin Modi summit lists energy and trade.")  # fmt: skip
+    feeds.set("/busy.xml", rss([later, fresh, *stories[:3], edited, *stories[4:]], title="Busy"))
+    assert await wait_until(lambda: len(alerts(fake, ANN)) == 2, 20)
+    await bot.wait_polls(2)
+    assert len(alerts(fake, ANN)) == 2 and "agenda" in alerts(fake, ANN)[1]
+    assert len(bot.store.listing(busy.id)) == 8 * 27

@@ -313,6 +313,7 @@ class WorkerRuntime:
             with suppress(Exception):
                 await self.bot.shutdown()
         await self.slots.aclose()
+        self.poller.close()
         await self.fetcher.aclose()
         self.engine.dispose()
 

@@ -337,6 +337,7 @@ class Fetcher:
         self._max_bytes = max_bytes
         self._max_redirects = max_redirects
         self._per_host = per_host
+        self.max_concurrency = max_concurrency
         self._global = asyncio.Semaphore(max_concurrency)
         self._hosts: dict[str, _HostSlot] = {}
 

@@ -9,6 +9,7 @@ bodies that were UTF-8 encoded twice, and strict "never raise" behaviour.
 from __future__ import annotations
 
 import codecs
+import hashlib
 import io
 import itertools
 import json
@@ -23,6 +24,7 @@ from urllib.parse import urljoin, urlsplit
 
 import charset_normalizer
 import feedparser
+import lxml.etree
 import lxml.html
 from feedparser.datetimes import _parse_date
 from feedparser.encodings import RE_XML_PI_ENCODING, convert_to_utf8
@@ -327,6 +329,84 @@ def _guard_entities(converted: bytes, prolog: _Prolog) -> bytes | None:
     return rewritten
 
 
+# --- entries listed unchanged since the last poll -------------------------------------------
+
+# Most polls of a changed feed re-list dozens of entries it listed before, byte for byte, next
+# to one or two new ones. A C parser finds the entry elements and digests them; those listed
+# last time are cut out before the much slower feedparser reads the rest of the document.
+LISTING_DIGEST_BYTES = 8
+_LISTING_PARSER = lxml.etree.XMLParser(
+    resolve_entities=False, no_network=True, load_dtd=False, strip_cdata=False
+)
+_ENTRY_NAMES = frozenset({"item", "entry"})
+_LISTING_ROOTS = frozenset({"rss", "rdf", "feed"})
+# In feedparser's order of preference: published, then updated, then created.
+_DATE_RANKS = {"pubdate": 0, "published": 0, "issued": 0, "updated": 1, "modified": 1, "date": 1}
+_DATE_RANKS["created"] = 2
+
+
+@dataclass(slots=True)
+class _Listing:
+    digests: bytes
+    body: bytes | None  # the document without the entries cut out, if any were
+    unchanged: int = 0
+    unchanged_published: tuple[datetime, ...] = ()
+
+
+def listed_digests(listing: bytes) -> set[bytes]:
+    size = LISTING_DIGEST_BYTES
+    return {listing[i : i + size] for i in range(0, len(listing) - size + 1, size)}
+
+
+def _local_name(element: Any) -> str:
+    tag = element.tag
+    return tag.rsplit("}", 1)[-1].rsplit(":", 1)[-1].lower() if isinstance(tag, str) else ""
+
+
+def _entry_date(entry: Any) -> datetime | None:
+    found: tuple[int, str] | None = None
+    for child in entry:
+        rank = _DATE_RANKS.get(_local_name(child))
+        if rank is not None and child.text and (found is None or rank < found[0]):
+            found = (rank, child.text)
+    return _valid_date(_from_struct(_parse_date(found[1].strip()))) if found else None
+
+
+def _cut_listed(converted: bytes, unchanged: bytes) -> _Listing | None:
+    """Digest every entry of a well-formed feed and cut out those listed last time.
+
+    `converted` is the document as feedparser reads it: in UTF-8, declared so.
+    """
+    try:
+        # feedparser reads past whitespace before the XML declaration; libxml2 would not.
+        root = lxml.etree.fromstring(converted.lstrip(), _LISTING_PARSER)
+    except (lxml.etree.LxmlError, ValueError):
+        return None
+    if _local_name(root) not in _LISTING_ROOTS:
+        return None
+    parents = [root, *(child for child in root if _local_name(child) == "channel")]
+    entries = [e for parent in parents for e in parent if _local_name(e) in _ENTRY_NAMES]
+    seen = listed_digests(unchanged)
+    digests: list[bytes] = []
+    cut: list[Any] = entries[MAX_ENTRIES:]
+    published: list[datetime] = []
+    for entry in entries[:MAX_ENTRIES]:
+        markup = lxml.etree.tostring(entry, with_tail=False)
+        digest = hashlib.blake2b(markup, digest_size=LISTING_DIGEST_BYTES).digest()
+        digests.append(digest)
+        if digest in seen:
+            cut.append(entry)
+            if moment := _entry_date(entry):
+                published.append(moment)
+    body = None
+    if cut:
+        for entry in cut:
+            entry.getparent().remove(entry)
+        body = lxml.etree.tostring(root, encoding="utf-8", xml_declaration=True)
+    unchanged_count = len(cut) - len(entries[MAX_ENTRIES:])
+    return _Listing(b"".join(digests), body, unchanged_count, tuple(published))
+
+
 # --- HTML pages ------------------------------------------------------------------------------
 
 
@@ -507,8 +587,11 @@ def _to_entry(entry: Mapping[str, Any], base: str, feed_language: str | None) ->
     )
 
 
-def _prepare(body: bytes, *, url: str, content_type: str) -> tuple[bytes, dict[str, str], _Prolog]:
-    """Apply the entity guard; returns the bytes and headers to give feedparser."""
+def _prepare(
+    body: bytes, *, url: str, content_type: str, unchanged: bytes = b""
+) -> tuple[bytes, dict[str, str], _Prolog, _Listing | None]:
+    """Apply the entity guard and cut out entries listed last time; returns the bytes and
+    headers to give feedparser, and the entries' listing."""
     headers = {"content-location": url, "content-type": content_type or "application/xml"}
     if charset := _undeclared_charset(body, content_type):
         headers["content-type"] = f"application/xml; charset={charset}"
@@ -523,10 +606,14 @@ def _prepare(body: bytes, *, url: str, content_type: str) -> tuple[bytes, dict[s
         converted = convert_to_utf8(dict(headers), body, probe)
     prolog = _scan_prolog(converted)
     rewritten = _guard_entities(converted, prolog)
+    listing = None
+    if rewritten is None and prolog.doctype is None and probe.get("encoding"):
+        listing = _cut_listed(converted, unchanged)
+        rewritten = listing.body if listing is not None else None
     if rewritten is not None:
         body = rewritten
         headers["content-type"] = "application/xml; charset=utf-8"
-    return body, headers, prolog
+    return body, headers, prolog, listing
 
 
 def _run_feedparser(body: bytes, headers: dict[str, str]) -> Any:
@@ -614,16 +701,22 @@ def _short(exc: BaseException | None) -> str:
     return text[:80]
 
 
-def parse_feed(body: bytes, *, url: str, content_type: str = "") -> ParsedFeed:
-    """Parse an already fetched feed body. Never raises and never touches the network."""
+def parse_feed(
+    body: bytes, *, url: str, content_type: str = "", unchanged: bytes = b""
+) -> ParsedFeed:
+    """Parse an already fetched feed body. Never raises and never touches the network.
+
+    `unchanged` is the `listing` of the feed's last parse: entries listed then, byte for byte,
+    are left out of `entries` (counted in `unchanged`).
+    """
     try:
-        return _parse(body, url=url, content_type=content_type)
+        return _parse(body, url=url, content_type=content_type, unchanged=unchanged)
     except Exception as exc:  # untrusted input must not break a polling cycle
         log.warning("feed parse failed for %s: %r", url, exc)
         return _failure(f"Malformed feed: {_short(exc)}")
 
 
-def _parse(body: bytes, *, url: str, content_type: str) -> ParsedFeed:
+def _parse(body: bytes, *, url: str, content_type: str, unchanged: bytes = b"") -> ParsedFeed:
     if not body or not body.strip():
         return _failure("Empty response")
     if len(body) > MAX_FEED_BYTES:
@@ -633,8 +726,14 @@ def _parse(body: bytes, *, url: str, content_type: str) -> ParsedFeed:
     if head.startswith((b"{", b"[")):
         parsed = _parse_json_feed(body, url)
         return parsed if parsed is not None else _failure("Not a feed")
+    if body[:1].isspace() and head.startswith(b"<?xml"):
+        # Blank lines before the XML declaration (a common server-side slip) would make it
+        # ill-formed and push feedparser to its loose parser.
+        body = head
     try:
-        data, headers, prolog = _prepare(body, url=url, content_type=content_type)
+        data, headers, prolog, listing = _prepare(
+            body, url=url, content_type=content_type, unchanged=unchanged
+        )
     except _EntityRefused:
         return _failure(ENTITIES_REFUSED, is_feed=True)
     if prolog.root in _HTML_ROOTS:
@@ -660,11 +759,17 @@ def _parse(body: bytes, *, url: str, content_type: str) -> ParsedFeed:
         language=feed_language,
         ttl_seconds=_ttl_seconds(feed),
         is_feed=True,
+        listing=listing.digests if listing is not None else None,
+        unchanged=listing.unchanged if listing is not None else 0,
+        unchanged_published=listing.unchanged_published if listing is not None else (),
     )
 
 
-def parse_response(result: FetchResult) -> ParsedFeed:
+def parse_response(result: FetchResult, unchanged: bytes = b"") -> ParsedFeed:
     """Parse a fetched response, handing feedparser the HTTP charset."""
     return parse_feed(
-        result.body, url=result.final_url, content_type=result.headers.get("content-type", "")
+        result.body,
+        url=result.final_url,
+        content_type=result.headers.get("content-type", ""),
+        unchanged=unchanged,
     )

@@ -67,6 +67,13 @@ class Source(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class SourceListing(SQLModel, table=True):
+    """Digests of the entries a feed listed at its last successful read (see `parse_feed`)."""
+
+    source_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    digests: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
 class ChatSource(SQLModel, table=True):
     chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     source_id: int = Field(primary_key=True)

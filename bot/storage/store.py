@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, delete, func, update
+from sqlalchemy import bindparam, case, delete, func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +26,7 @@ from bot.storage.models import (
     Item,
     SeenKey,
     Source,
+    SourceListing,
     Story,
     StoryBand,
     Topic,
@@ -77,6 +78,23 @@ class Ingested:
     claimed: list[NewItem]
     alerts: int
     story_updates: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PollRecord:
+    """What one successful poll changes on its source."""
+
+    source_id: int
+    next_check_at: datetime
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: bool = False
+    new_url: str | None = None  # where a permanent redirect led
+    name: str | None = None  # taken only while the source has none
+    current_interval: float | None = None
+    kind: str | None = None
+    listing: bytes | None = None  # the entries read this time; None keeps the stored ones
+    at: datetime = field(default_factory=utcnow)
 
 
 @dataclass(frozen=True, slots=True)
@@ -424,45 +442,77 @@ class Store:
                 session.exec(select(ChatSource.chat_id).where(ChatSource.source_id == source_id))
             )
 
-    def record_poll(
-        self,
-        source_id: int,
-        *,
-        next_check_at: datetime,
-        etag: str | None = None,
-        last_modified: str | None = None,
-        not_modified: bool = False,
-        new_url: str | None = None,
-        name: str | None = None,
-        current_interval: float | None = None,
-        kind: str | None = None,
-    ) -> None:
-        # One UPDATE: most polls are 304s of sources that change nothing else.
-        values: dict[str, Any] = {
-            "polls": col(Source.polls) + 1,
-            "not_modified_count": col(Source.not_modified_count) + int(not_modified),
-            "etag": etag,
-            "last_modified": last_modified,
-            "last_success_at": utcnow(),
-            "error_streak": 0,
-            "next_check_at": next_check_at,
-            "initialized": True,
-        }
-        if current_interval:
-            values["current_interval"] = current_interval
-        if kind:
-            values["kind"] = kind
-        if name:
-            values["name"] = case((col(Source.name) == "", name[:200]), else_=col(Source.name))
+    def record_poll(self, record: PollRecord) -> None:
+        self.record_polls([record])
+
+    def record_polls(self, records: Sequence[PollRecord]) -> None:
+        """Successful polls, in one transaction: most are 304s that change nothing else."""
+        if not records:
+            return
+        table = Source.__table__  # type: ignore[attr-defined]
+        c = table.c
+        statement = (
+            update(table)
+            .where(c.id == bindparam("b_id"))
+            .values(
+                polls=c.polls + 1,
+                not_modified_count=c.not_modified_count + bindparam("b_not_modified"),
+                etag=bindparam("b_etag", type_=c.etag.type),
+                last_modified=bindparam("b_last_modified", type_=c.last_modified.type),
+                last_success_at=bindparam("b_at", type_=c.last_success_at.type),
+                error_streak=0,
+                next_check_at=bindparam("b_next", type_=c.next_check_at.type),
+                initialized=True,
+                current_interval=func.coalesce(
+                    bindparam("b_interval", type_=c.current_interval.type), c.current_interval
+                ),
+                kind=func.coalesce(bindparam("b_kind", type_=c.kind.type), c.kind),
+                name=case(
+                    (c.name == "", func.coalesce(bindparam("b_name", type_=c.name.type), c.name)),
+                    else_=c.name,
+                ),
+            )
+        )
+        params = [
+            {
+                "b_id": r.source_id,
+                "b_not_modified": int(r.not_modified),
+                "b_etag": r.etag,
+                "b_last_modified": r.last_modified,
+                "b_at": r.at,
+                "b_next": r.next_check_at,
+                "b_interval": r.current_interval or None,
+                "b_kind": r.kind or None,
+                "b_name": r.name[:200] if r.name else None,
+            }
+            for r in records
+        ]
+        listings = {r.source_id: r.listing for r in records if r.listing is not None}
         with self.session() as session:
-            session.exec(update(Source).where(col(Source.id) == source_id).values(**values))
-            if new_url:
-                clash = session.exec(select(Source.id).where(Source.url == new_url)).first()
-                if clash is None:
-                    session.exec(
-                        update(Source).where(col(Source.id) == source_id).values(url=new_url)
-                    )
+            session.connection().execute(statement, params)
+            if listings:
+                session.exec(
+                    delete(SourceListing).where(col(SourceListing.source_id).in_(list(listings)))
+                )
+                rows = [{"source_id": k, "digests": v} for k, v in listings.items() if v]
+                if rows:
+                    session.connection().execute(SourceListing.__table__.insert(), rows)  # type: ignore[attr-defined]
+            for record in records:
+                if record.new_url:
+                    self._move_url(session, record.source_id, record.new_url)
             session.commit()
+
+    @staticmethod
+    def _move_url(session: Session, source_id: int, new_url: str) -> None:
+        clash = session.exec(select(Source.id).where(Source.url == new_url)).first()
+        if clash is None:
+            session.exec(update(Source).where(col(Source.id) == source_id).values(url=new_url))
+
+    def listing(self, source_id: int) -> bytes:
+        """The digests of the entries the source listed at its last read, or b""."""
+        with self.session() as session:
+            found = session.get(SourceListing, source_id)
+            return found.digests if found is not None else b""
 
     def set_source_kind(self, source_id: int, kind: str) -> None:
         with self.session() as session:
