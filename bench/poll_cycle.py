@@ -127,7 +127,7 @@ def sampled(path: Path | None) -> Iterator[None]:
         yield
         return
     command = [spy, "record", "--pid", str(os.getpid()), "--rate", "250", "--format", "raw"]
-    command += ["--nonblocking", "-o", str(path)]
+    command += ["--nonblocking", "--gil", "-o", str(path)]  # the thread holding the GIL
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.0)  # attached by then
     try:

@@ -284,7 +284,7 @@ class Poller:
 
     async def _ingest(self, source: Source, items: list[domain.Item]) -> PollOutcome:
         assert source.id is not None
-        candidates = await asyncio.to_thread(self._candidates, items)
+        candidates = await self._on_cpu(self._candidates, items)
         if not source.initialized:
             ingested = await asyncio.to_thread(
                 self.store.claim_new_items, source.id, candidates, window=self.story_window
@@ -317,22 +317,13 @@ class Poller:
             entry for entry, keys in keyed if not (entry.guid and keys and seen.issuperset(keys))
         ]
 
-    def _candidates(self, items: list[domain.Item]) -> list[Candidate]:
-        """Keys for every item; a near-duplicate signature only for items not seen before.
-
-        An entry the feed lists again unchanged (its own guid and every other key seen) has
-        nothing to fold and is left out: that is most entries of most polls.
-        """
-        keyed = [(item, item_keys(item)) for item in items]
-        seen = self.store.seen_keys([key for _, keys in keyed for key in keys])
-        candidates = []
-        for item, keys in keyed:
-            known = seen.intersection(keys)
-            if item.guid and known.issuperset(keys):
-                continue
-            fresh = None if known else signature(item.title, item.text)
-            candidates.append(Candidate(item, keys, fresh))
-        return candidates
+    @staticmethod
+    def _candidates(items: list[domain.Item]) -> list[Candidate]:
+        """Keys and a near-duplicate signature for every item; entries a feed lists again
+        unchanged never get here (`_changed_entries`, and the listing before it)."""
+        return [
+            Candidate(item, item_keys(item), signature(item.title, item.text)) for item in items
+        ]
 
     async def _unseen(self, urls: list[str]) -> list[str]:
         seen = await asyncio.to_thread(self.store.seen_keys, [url_key(url) for url in urls])

@@ -544,3 +544,30 @@ async def test_global_cap(feed_server: FeedServer) -> None:
         async with asyncio.timeout(60):
             await asyncio.gather(*(fetcher.fetch(feed_server.url(f"/c?{i}")) for i in range(9)))
     assert counter.peak == 3
+
+
+async def test_a_connection_the_server_closed_while_idle_is_not_reused(fetcher: Fetcher) -> None:
+    """The server hangs up a kept-alive connection between two polls: the next fetch opens
+    a new one instead of failing on the dead one."""
+    connections = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await reader.readuntil(b"\r\n\r\n")
+        body = RSS.encode()
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
+        await writer.drain()
+        writer.close()  # without saying so: the client believes it may reuse the connection
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        for _ in range(3):
+            result = await fetcher.fetch(f"http://127.0.0.1:{port}/feed.xml")
+            assert result.body == RSS.encode()
+            await asyncio.sleep(0.1)
+    assert connections == 3

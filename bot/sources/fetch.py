@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import select
+import socket
 import ssl
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -42,6 +44,10 @@ ACCEPT_ENCODING = "gzip, deflate, br"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 PERMANENT_REDIRECTS = frozenset({301, 308})
 MAX_RETRY_AFTER = 24 * 3600.0
+# Idle connections are closed soon: every request makes the pool check each of its connections,
+# so connections left over from a burst would tax the whole cycle, while a feed host polled
+# again minutes later gains nothing from them.
+KEEPALIVE_EXPIRY = 5.0
 
 FetchErrorKind = Literal[
     "blocked", "bad_url", "timeout", "connect", "too_large", "http", "redirects", "tls"
@@ -126,13 +132,14 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         last_error: Exception | None = None
         for address in addresses:
             try:
-                return await self._inner.connect_tcp(
+                stream = await self._inner.connect_tcp(
                     address,
                     port,
                     timeout=timeout,
                     local_address=local_address,
                     socket_options=socket_options,
                 )
+                return _PooledStream(stream, stream.get_extra_info("socket"))
             except httpcore.ConnectError as exc:
                 last_error = exc
         assert last_error is not None
@@ -148,6 +155,47 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
+
+
+class _PooledStream(httpcore.AsyncNetworkStream):
+    """A connection's stream that answers the pool's "has the server hung up?" cheaply.
+
+    The pool asks it of every connection it holds, on every request; anyio's answer
+    builds a table of socket attributes (a getpeername call among them) each time.
+    """
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream, sock: socket.socket | None) -> None:
+        self._inner = inner
+        self._sock = sock
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        tls = await self._inner.start_tls(ssl_context, server_hostname, timeout)
+        return _PooledStream(tls, self._sock)
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":
+            # Readable while idle means the server closed it (or sent junk): not reusable.
+            fd = self._sock.fileno() if self._sock is not None else -1
+            if fd < 0:
+                return True
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            return bool(poller.poll(0))
+        return self._inner.get_extra_info(info)
 
 
 class _TooLarge(Exception):
@@ -349,7 +397,7 @@ class Fetcher:
         limits = httpx.Limits(
             max_connections=max_concurrency,
             max_keepalive_connections=max_concurrency,
-            keepalive_expiry=30.0,
+            keepalive_expiry=KEEPALIVE_EXPIRY,
         )
         ssl_context = httpx.create_ssl_context()
         transport = httpx.AsyncHTTPTransport(

@@ -8,6 +8,7 @@ refuse hostnames that resolve to non-public addresses.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 from collections.abc import Callable
@@ -147,6 +148,11 @@ def validate_url(url: str, *, allow_private: bool) -> str:
     host is a non-public address literal or a localhost name. Hostnames are not
     resolved here; the fetcher checks the address it actually connects to.
     """
+    return _validated(url, allow_private)
+
+
+@functools.lru_cache(maxsize=8192)  # every poll checks its source's URL again; refusals re-raise
+def _validated(url: str, allow_private: bool) -> str:
     url = url.strip()
     if not url:
         raise ValueError("empty URL")

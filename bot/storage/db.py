@@ -9,6 +9,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import create_engine
 
+READ_ONLY = "summit_read_only"  # execution option of sessions that only read
+
 
 def normalize_database_url(url: str) -> str:
     """Accept the usual postgres spellings and route them to psycopg 3."""
@@ -48,7 +50,9 @@ def make_engine(url: str) -> Engine:
         def _begin_immediate(connection: Any) -> None:
             # Take the write lock up front: a deferred transaction that reads and then
             # writes fails at once, without waiting, when another writer got in between.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # Transactions that only read need no lock: WAL gives them a snapshot.
+            read_only = connection.get_execution_options().get(READ_ONLY, False)
+            connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from threading import RLock
 from typing import Any
 
 from sqlalchemy import bindparam, case, delete, func, update
@@ -18,6 +19,7 @@ from sqlmodel import Session, col, select
 from bot import domain
 from bot.config import SourceSpec
 from bot.dedup.near import StorySignature, same_story
+from bot.storage.db import READ_ONLY
 from bot.storage.models import (
     Chat,
     ChatSource,
@@ -112,14 +114,26 @@ class OutboxRow:
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._reader = engine.execution_options(**{READ_ONLY: True})
+        # SQLite has one writer at a time. Writers of this process queue on a lock, which
+        # wakes the next one at once, instead of in SQLite's busy handler, which sleeps.
+        sqlite = engine.dialect.name == "sqlite"
+        self._write_turn: AbstractContextManager[Any] = RLock() if sqlite else nullcontext()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        with Session(self.engine, expire_on_commit=False) as session:
+        """A session for work that writes."""
+        with self._write_turn, Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session that only reads: on SQLite it neither waits for nor blocks writers."""
+        with Session(self._reader, expire_on_commit=False) as session:
             yield session
 
     def ping(self) -> bool:
-        with self.session() as session:
+        with self.reading() as session:
             session.exec(select(1)).one()
         return True
 
@@ -152,7 +166,7 @@ class Store:
             return chat
 
     def get_chat(self, chat_id: int) -> Chat | None:
-        with self.session() as session:
+        with self.reading() as session:
             return session.get(Chat, chat_id)
 
     def deactivate_chat(self, chat_id: int) -> None:
@@ -232,7 +246,7 @@ class Store:
             return topic
 
     def list_topics(self, chat_id: int) -> list[Topic]:
-        with self.session() as session:
+        with self.reading() as session:
             return list(
                 session.exec(
                     select(Topic).where(Topic.chat_id == chat_id).order_by(col(Topic.id))
@@ -258,7 +272,7 @@ class Store:
             return topic
 
     def active_topics(self) -> list[ActiveTopic]:
-        with self.session() as session:
+        with self.reading() as session:
             rows = session.exec(
                 select(Topic, Chat.language)
                 .join(Chat, col(Chat.id) == col(Topic.chat_id))
@@ -329,7 +343,7 @@ class Store:
         self, chat_id: int, topic_id: int | None = None, limit: int = 10
     ) -> list[tuple[Story, int]]:
         """The chat's latest alerted stories, each with its number of outlets."""
-        with self.session() as session:
+        with self.reading() as session:
             statement = (
                 select(Story)
                 .join(Delivery, col(Delivery.story_id) == col(Story.id))
@@ -343,7 +357,7 @@ class Store:
             return [(story, len(json.loads(story.outlets or "[]"))) for story in stories]
 
     def items_since(self, since: datetime, limit: int = 5000) -> list[Item]:
-        with self.session() as session:
+        with self.reading() as session:
             return list(
                 session.exec(
                     select(Item)
@@ -357,13 +371,13 @@ class Store:
         wanted = list(set(ids))
         if not wanted:
             return {}
-        with self.session() as session:
+        with self.reading() as session:
             found = session.exec(select(Story).where(col(Story.id).in_(wanted))).all()
             return {story.id: story for story in found if story.id is not None}
 
     def due_edits(self, before: datetime, limit: int = 100) -> list[Delivery]:
         """Sent alerts whose story changed, and not edited since `before`."""
-        with self.session() as session:
+        with self.reading() as session:
             return list(
                 session.exec(
                     select(Delivery)
@@ -399,12 +413,12 @@ class Store:
             session.commit()
 
     def get_source(self, source_id: int) -> Source | None:
-        with self.session() as session:
+        with self.reading() as session:
             return session.get(Source, source_id)
 
     def due_sources(self, now: datetime, limit: int = 5000) -> list[Source]:
         """Due sources that someone still needs: global ones, or ones an active chat added."""
-        with self.session() as session:
+        with self.reading() as session:
             linked = (
                 select(ChatSource.source_id)
                 .join(Chat, col(Chat.id) == col(ChatSource.chat_id))
@@ -423,7 +437,7 @@ class Store:
             return list(session.exec(statement).all())
 
     def sources_for_chat(self, chat_id: int) -> list[Source]:
-        with self.session() as session:
+        with self.reading() as session:
             linked = select(ChatSource.source_id).where(ChatSource.chat_id == chat_id)
             statement = (
                 select(Source)
@@ -434,7 +448,7 @@ class Store:
 
     def chats_for_source(self, source_id: int) -> set[int] | None:
         """Chats whose topics a source serves; None means every chat (a global source)."""
-        with self.session() as session:
+        with self.reading() as session:
             source = session.get(Source, source_id)
             if source is None or source.is_global:
                 return None
@@ -510,7 +524,7 @@ class Store:
 
     def listing(self, source_id: int) -> bytes:
         """The digests of the entries the source listed at its last read, or b""."""
-        with self.session() as session:
+        with self.reading() as session:
             found = session.get(SourceListing, source_id)
             return found.digests if found is not None else b""
 
@@ -654,57 +668,64 @@ class Store:
                 keys = list(dict.fromkeys(k for k in candidate.keys if k))
                 if not keys:
                     continue
-                seen = session.exec(select(SeenKey).where(col(SeenKey.key).in_(keys))).all()
+                seen = session.exec(
+                    select(SeenKey.key, SeenKey.item_id).where(col(SeenKey.key).in_(keys))
+                ).all()
                 if seen:
-                    known = {row.key for row in seen}
-                    item_id = next((row.item_id for row in seen if row.item_id), None)
-                    self._remember_keys(session, [k for k in keys if k not in known], item_id)
-                    updates += self._fold_known(session, source_id, item, item_id)
+                    known = {key for key, _ in seen}
+                    seen_id = next((found for _, found in seen if found), None)
+                    self._remember_keys(session, [k for k in keys if k not in known], seen_id)
+                    updates += self._fold_known(session, source_id, item, seen_id)
                     continue
+                signature = candidate.signature
                 story = self._near_story(session, candidate, utcnow() - window)
                 nested = session.begin_nested()
                 try:
-                    is_new = story is None
                     if story is None:
-                        story = Story(
+                        story_id = _insert_row(
+                            session,
+                            Story(
+                                title=item.title[:1000],
+                                url=item.url[:4000],
+                                outlets=json.dumps([item.source_name[:100]]),
+                                minhash=signature.minhash if signature else None,
+                            ),
+                        )
+                    else:
+                        assert story.id is not None
+                        story_id = story.id
+                    item_id = _insert_row(
+                        session,
+                        Item(
+                            source_id=source_id,
                             title=item.title[:1000],
                             url=item.url[:4000],
-                            outlets=json.dumps([item.source_name[:100]]),
-                            minhash=candidate.signature.minhash if candidate.signature else None,
-                        )
-                        session.add(story)
-                        session.flush()
-                    assert story.id is not None
-                    row = Item(
-                        source_id=source_id,
-                        title=item.title[:1000],
-                        url=item.url[:4000],
-                        guid=(item.guid or "")[:1000] or None,
-                        published=item.published,
-                        summary=item.summary[:2000],
-                        language=(item.language or "")[:20] or None,
-                        story_id=story.id,
+                            guid=(item.guid or "")[:1000] or None,
+                            published=item.published,
+                            summary=item.summary[:2000],
+                            language=(item.language or "")[:20] or None,
+                            story_id=story_id,
+                        ),
                     )
-                    session.add(row)
-                    session.flush()
-                    assert row.id is not None
-                    for key in keys:
-                        session.add(SeenKey(key=key, item_id=row.id))
-                    session.flush()
+                    now = utcnow()
+                    session.connection().execute(
+                        SeenKey.__table__.insert(),  # type: ignore[attr-defined]
+                        [{"key": key, "item_id": item_id, "seen_at": now} for key in keys],
+                    )
                     if candidate.signature is not None:
                         _insert_ignore(
                             session,
                             StoryBand,
                             [
-                                {"band": band, "story_id": story.id, "seen_at": utcnow()}
+                                {"band": band, "story_id": story_id, "seen_at": now}
                                 for band in candidate.signature.bands
                             ],
                         )
-                    if is_new:
-                        new = NewItem(row.id, item, story.id)
+                    if story is None:
+                        new = NewItem(item_id, item, story_id)
                         if route is not None:
                             alerts += _insert_ignore(
-                                session, Delivery, _outbox_values(route(new), story.id)
+                                session, Delivery, _outbox_values(route(new), story_id)
                             )
                         claimed.append(new)
                     else:
@@ -777,7 +798,7 @@ class Store:
     def seen_keys(self, keys: Sequence[str]) -> set[str]:
         if not keys:
             return set()
-        with self.session() as session:
+        with self.reading() as session:
             return set(
                 session.exec(select(SeenKey.key).where(col(SeenKey.key).in_(list(keys)))).all()
             )
@@ -836,7 +857,7 @@ class Store:
             return inserted
 
     def due_deliveries(self, now: datetime, limit: int = 100) -> list[Delivery]:
-        with self.session() as session:
+        with self.reading() as session:
             return list(
                 session.exec(
                     select(Delivery)
@@ -847,7 +868,7 @@ class Store:
             )
 
     def next_due_at(self) -> datetime | None:
-        with self.session() as session:
+        with self.reading() as session:
             return session.exec(
                 select(func.min(Delivery.next_attempt_at)).where(Delivery.status == "pending")
             ).one()
@@ -897,7 +918,7 @@ class Store:
 
     def waiting(self) -> dict[int, list[tuple[Delivery, str]]]:
         """Alerts held for quiet hours or kept for a digest, per chat, with their topic's mode."""
-        with self.session() as session:
+        with self.reading() as session:
             rows = session.exec(
                 select(Delivery, Topic.mode)
                 .join(Topic, col(Topic.id) == col(Delivery.topic_id), isouter=True)
@@ -913,7 +934,7 @@ class Store:
         wanted = list(set(ids))
         if not wanted:
             return {}
-        with self.session() as session:
+        with self.reading() as session:
             return {c.id: c for c in session.exec(select(Chat).where(col(Chat.id).in_(wanted)))}
 
     def mark_batch_sent(self, delivery_ids: Sequence[int], message_id: int) -> None:
@@ -934,7 +955,7 @@ class Store:
             session.commit()
 
     def outbox_backlog(self) -> int:
-        with self.session() as session:
+        with self.reading() as session:
             return int(
                 session.exec(
                     select(func.count()).select_from(Delivery).where(Delivery.status == "pending")
@@ -943,7 +964,7 @@ class Store:
 
     def gauges(self) -> Gauges:
         now = utcnow()
-        with self.session() as session:
+        with self.reading() as session:
             backlog = session.exec(
                 select(func.count()).select_from(Delivery).where(Delivery.status == "pending")
             ).one()
@@ -960,7 +981,7 @@ class Store:
         return Gauges(int(backlog), lag, (not_modified / polls) if polls else 0.0)
 
     def deliveries_for_chat(self, chat_id: int) -> list[Delivery]:
-        with self.session() as session:
+        with self.reading() as session:
             return list(
                 session.exec(
                     select(Delivery).where(Delivery.chat_id == chat_id).order_by(col(Delivery.id))
@@ -971,7 +992,7 @@ class Store:
 
     def owned_channels(self, user_id: int) -> list[Chat]:
         """Channels a user linked with /channel, active or not."""
-        with self.session() as session:
+        with self.reading() as session:
             return list(
                 session.exec(
                     select(Chat)
@@ -982,7 +1003,7 @@ class Store:
 
     def broadcast_chat_ids(self) -> list[int]:
         """Active private chats and groups (channels are their owners' audiences, not ours)."""
-        with self.session() as session:
+        with self.reading() as session:
             return list(
                 session.exec(
                     select(Chat.id)
@@ -997,7 +1018,7 @@ class Store:
         def count(statement: Any) -> int:
             return int(session.exec(statement).one())
 
-        with self.session() as session:
+        with self.reading() as session:
             return {
                 "chats_total": count(select(func.count()).select_from(Chat)),
                 "chats_active": count(
@@ -1114,6 +1135,15 @@ class Store:
             return len(fresh), updated, len(to_link)
 
 
+def _insert_row(session: Session, row: Any) -> int:
+    """INSERT one new row without the unit of work (much cheaper per row); returns its id."""
+    table = type(row).__table__
+    values = row.model_dump(exclude={"id"})
+    return int(
+        session.connection().execute(table.insert().returning(table.c.id), values).scalar_one()
+    )
+
+
 def _insert_ignore(session: Session, model: Any, rows: list[dict[str, Any]]) -> int:
     """INSERT ... ON CONFLICT DO NOTHING on both SQLite and PostgreSQL; returns rows inserted."""
     if not rows:
@@ -1126,10 +1156,12 @@ def _insert_ignore(session: Session, model: Any, rows: list[dict[str, Any]]) -> 
     # chats goes in chunks. RETURNING counts what was inserted (rowcount is -1 on psycopg).
     per_statement = max(1, 30_000 // len(rows[0]))
     inserted = 0
+    # One statement for any number of rows, so its compiled form is cached: SQLAlchemy sends
+    # the rows as multi-row VALUES batches within the parameter limits.
+    statement = insert(table).on_conflict_do_nothing().returning(key)
     for start in range(0, len(rows), per_statement):
         chunk = rows[start : start + per_statement]
-        statement = insert(table).values(chunk).on_conflict_do_nothing().returning(key)
-        inserted += len(session.exec(statement).all())
+        inserted += len(session.connection().execute(statement, chunk).all())
     return inserted
 
 
