@@ -14,13 +14,12 @@ runs in its own process, so CPU time and peak RSS are its own:
 
 Each contender first runs a cycle that seeds its validators (for ours: the first poll, which
 records items without alerting), then the farm gives a share of the feeds a new item (new
-body, new ETag), then the warm cycle is measured. `Poller.poll_due()` takes at most 500 due
-sources per call (`Store.due_sources`), so one cycle is as many calls as it takes to drain
-the due sources.
+body, new ETag), then the warm cycle is measured. `Poller.poll_due()` takes at most 5,000 due
+sources per call (`Store.due_sources`); one cycle is as many calls as it takes to drain them.
 
 Run from the repository root::
 
-    python -m bench.poll_cycle                   # 2,000 feeds, 10% changed (~8 min on 2 CPUs,
+    python -m bench.poll_cycle                   # 2,000 feeds, 10% changed (~5 min on 2 CPUs,
                                                  # most of it our seed cycle)
     python -m bench.poll_cycle --feeds 500 --naive-sample 100
     python -m bench.poll_cycle --only ours --profile prof/   # py-spy stacks of our cycles
