@@ -4,13 +4,15 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import update
+from sqlmodel import col
 
 from bot import domain
 from bot.config import SourceSpec
 from bot.storage.db import make_engine
 from bot.storage.migrate import upgrade_database
-from bot.storage.models import utcnow
-from bot.storage.store import OutboxRow, QuotaExceeded, Store
+from bot.storage.models import Source, utcnow
+from bot.storage.store import OutboxRow, PollRecord, QuotaExceeded, Store
 
 
 @pytest.fixture
@@ -147,3 +149,59 @@ def test_story_bands_outside_the_window_are_pruned(store: Store) -> None:
     assert sig is not None and store.prune_story_bands(utcnow() + timedelta(seconds=1)) == len(
         sig.bands
     )
+
+
+def test_polls_recorded_in_one_batch_each_keep_what_they_do_not_change(store: Store) -> None:
+    store.sync_global_sources(
+        [
+            SourceSpec(url=f"https://feed{n}.test/rss", name=name)
+            for n, name in ((1, ""), (2, "Kept"), (3, ""))
+        ]
+    )
+    one, two, three = sorted(
+        (s for s in store.due_sources(utcnow() + timedelta(days=1))), key=lambda s: s.url
+    )
+    assert one.id and two.id and three.id
+    with store.session() as session:  # a source added by URL alone, not yet named
+        session.exec(update(Source).where(col(Source.id) == one.id).values(name=""))
+        session.commit()
+    later = utcnow() + timedelta(minutes=10)
+    store.record_polls(
+        [
+            PollRecord(one.id, later, etag='"a"', name="Feed One", current_interval=600.0,
+                       listing=b"12345678" * 3),
+            PollRecord(two.id, later, etag='"b"', name="Other name", kind="page"),
+            PollRecord(three.id, later, last_modified="Tue, 01 Dec 2026 10:00:00 GMT",
+                       new_url="https://moved.test/rss"),
+        ]
+    )  # fmt: skip
+    store.record_polls([PollRecord(one.id, later, etag='"a"', not_modified=True)])
+    first, second, third = (store.get_source(s) for s in (one.id, two.id, three.id))
+    assert first and second and third
+    assert (first.name, first.polls, first.not_modified_count, first.etag) == (
+        "Feed One",
+        2,
+        1,
+        '"a"',
+    )
+    assert first.current_interval == 600.0 and first.initialized and first.error_streak == 0
+    assert store.listing(one.id) == b"12345678" * 3  # a 304 keeps the entries read before
+    assert (second.name, second.kind, second.etag) == ("Kept", "page", '"b"')
+    assert third.url == "https://moved.test/rss"
+    assert third.last_modified == "Tue, 01 Dec 2026 10:00:00 GMT" and store.listing(three.id) == b""
+    assert not store.due_sources(utcnow())  # all checked, none due again before `later`
+    store.record_polls([PollRecord(one.id, later, etag='"c"', listing=b"")])
+    assert store.listing(one.id) == b""  # read again, with no entry digests this time
+
+
+def test_reads_go_on_while_a_write_is_open(store: Store) -> None:
+    """A poll's lookups and a chat's /sources never queue behind another transaction's write."""
+    store.sync_global_sources([SourceSpec(url="https://feed.test/rss", name="Feed")])
+    store.remember_keys(["u:one"])
+    with store.session() as writing:
+        writing.exec(update(Source).values(name="Renamed"))
+        writing.flush()  # the write lock is held from here to the commit
+        assert store.seen_keys(["u:one", "u:two"]) == {"u:one"}
+        assert [s.name for s in store.due_sources(utcnow() + timedelta(days=1))] == ["Feed"]
+        writing.commit()
+    assert [s.name for s in store.due_sources(utcnow() + timedelta(days=1))] == ["Renamed"]
