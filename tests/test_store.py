@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -11,7 +12,7 @@ from bot import domain
 from bot.config import SourceSpec
 from bot.storage.db import make_engine
 from bot.storage.migrate import upgrade_database
-from bot.storage.models import Source, utcnow
+from bot.storage.models import Delivery, Source, Story, utcnow
 from bot.storage.store import OutboxRow, PollRecord, QuotaExceeded, Store
 
 
@@ -205,3 +206,36 @@ def test_reads_go_on_while_a_write_is_open(store: Store) -> None:
         assert [s.name for s in store.due_sources(utcnow() + timedelta(days=1))] == ["Feed"]
         writing.commit()
     assert [s.name for s in store.due_sources(utcnow() + timedelta(days=1))] == ["Renamed"]
+
+
+def test_a_copy_folded_in_while_the_send_is_recorded_keeps_its_edit(store: Store) -> None:
+    """Another poller folds a copy into the story while the alert's send is being recorded:
+    the alert, rendered without the copy, must stay due for its edit."""
+    store.sync_global_sources([SourceSpec("https://feed.test/rss", "Feed")])
+    source = store.due_sources(utcnow())[0]
+    assert source.id is not None
+    store.ensure_chat(1)
+
+    def route(new):  # type: ignore[no-untyped-def]
+        return [OutboxRow(1, new.id, None, None, "<b>alert</b>", new.item.url)]
+
+    first = item("Putin and Modi meet", "https://a.test/1")
+    store.claim_new_items(source.id, [(first, ["u:1"])], route)
+    [delivery] = store.due_deliveries(utcnow() + timedelta(minutes=1))
+    assert delivery.id is not None and delivery.story_id is not None
+    rendered = store.stories([delivery.story_id])[delivery.story_id].updated_at
+    with store.session() as fold:  # as `claim_new_items` does for a copy from another outlet
+        fold.exec(
+            update(Story).where(col(Story.id) == delivery.story_id).values(updated_at=utcnow())
+        )
+        fold.exec(update(Delivery).where(col(Delivery.id) == delivery.id).values(edit_due=True))
+        fold.flush()
+        recording = threading.Thread(target=store.mark_sent, args=(delivery.id, 42, rendered))
+        recording.start()
+        recording.join(0.5)  # it waits for the fold's row lock (or the write turn on SQLite)
+        fold.commit()
+    recording.join(30)
+    assert not recording.is_alive()
+    [sent] = store.deliveries_for_chat(1)
+    assert sent.status == "sent" and sent.message_id == 42
+    assert sent.edit_due

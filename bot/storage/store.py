@@ -879,21 +879,27 @@ class Store:
         """The alert went out as rendered from its story's state at `rendered` (the story's
         updated_at then): an edit stays due only if the story changed after that, e.g. a copy
         folded in by another poller while the send was in flight."""
-        changed_since = (
-            select(Story.id)
-            .where(col(Story.id) == col(Delivery.story_id), col(Story.updated_at) > rendered)
-            .exists()
-            if rendered is not None
-            else False
-        )
-        self._update_delivery(
-            delivery_id,
-            status="sent",
-            message_id=message_id,
-            sent_at=utcnow(),
-            last_error=None,
-            edit_due=changed_since,
-        )
+        row = col(Delivery.id) == delivery_id
+        with self.session() as session:
+            session.exec(
+                update(Delivery)
+                .where(row)
+                .values(
+                    status="sent",
+                    message_id=message_id,
+                    sent_at=utcnow(),
+                    last_error=None,
+                    edit_due=False,
+                )
+            )
+            if rendered is not None:
+                # A statement of its own: it reads the story as committed after any fold that
+                # held this row (PostgreSQL), where one statement would read it as it was
+                # before and clear the fold's edit.
+                story = col(Story.id) == col(Delivery.story_id)
+                changed = select(Story.id).where(story, col(Story.updated_at) > rendered).exists()
+                session.exec(update(Delivery).where(row, changed).values(edit_due=True))
+            session.commit()
 
     def mark_retry(self, delivery_id: int, *, at: datetime, error: str, attempt: bool) -> None:
         with self.session() as session:
