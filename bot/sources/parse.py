@@ -342,8 +342,9 @@ _LISTING_PARSER = lxml.etree.XMLParser(
 _ENTRY_NAMES = frozenset({"item", "entry"})
 _LISTING_ROOTS = frozenset({"rss", "rdf", "feed"})
 # In feedparser's order of preference: published, then updated, then created.
-_DATE_RANKS = {"pubdate": 0, "published": 0, "issued": 0, "updated": 1, "modified": 1, "date": 1}
-_DATE_RANKS["created"] = 2
+_DATE_RANKS = {
+    "pubdate": 0, "published": 0, "issued": 0, "updated": 1, "modified": 1, "date": 1, "created": 2
+}  # fmt: skip
 
 
 @dataclass(slots=True)
