@@ -161,6 +161,7 @@ async def _run_ours(args: argparse.Namespace, tmp: Path) -> Figures:
     from sqlmodel import Session
 
     from bot.config import USER_AGENT, SourceSpec
+    from bot.ingest import ProcessLane
     from bot.match import load_aliases
     from bot.pipeline import Poller, TopicCache
     from bot.sources.fetch import Fetcher
@@ -168,9 +169,10 @@ async def _run_ours(args: argparse.Namespace, tmp: Path) -> Figures:
     from bot.storage.db import make_engine
     from bot.storage.migrate import upgrade_database
     from bot.storage.models import Source, utcnow
-    from bot.storage.store import Store
+    from bot.storage.store import STORY_WINDOW, Store
 
-    engine = make_engine(f"sqlite:///{tmp / 'bench.db'}")
+    database_url = f"sqlite:///{tmp / 'bench.db'}"
+    engine = make_engine(database_url)
     upgrade_database(engine)
     store = Store(engine)
     urls = feed_urls(args.server, args.feeds)
@@ -182,6 +184,13 @@ async def _run_ours(args: argparse.Namespace, tmp: Path) -> Figures:
         store.add_topic(chat_id, query)
     aliases_file = REPO_ROOT / "config" / "aliases.toml"
     topics = TopicCache(load_aliases(aliases_file) if aliases_file.exists() else None)
+    lane = None
+    if args.lane == "process":
+        lane = ProcessLane(
+            database_url,
+            aliases_file=aliases_file if aliases_file.exists() else None,
+            story_window=STORY_WINDOW,
+        )
     rss_setup = proc_status_mb("VmRSS")
 
     def mark_all_due() -> None:
@@ -204,6 +213,8 @@ async def _run_ours(args: argparse.Namespace, tmp: Path) -> Figures:
             default_interval=3600.0,
             clamp=Clamp(3600.0, 86400.0),
             full_text=False,
+            story_window=STORY_WINDOW,
+            lane=lane,
         )
 
         async def cycle() -> list[Any]:
@@ -220,9 +231,17 @@ async def _run_ours(args: argparse.Namespace, tmp: Path) -> Figures:
         farm_call(args.server, "/_reset_stats")
         mark_all_due()
         hwm = reset_peak_rss()
+        helper_seeded = await lane.usage(reset_peak=True) if lane else None
         with sampled(args.profile and args.profile / "warm.txt"), measured() as warm:
             outcomes = await cycle()
         cycle_rss = vm_hwm_mb() if hwm else None
+        helper_cpu, helper_peak, helper_cycle_peak = 0.0, 0.0, 0.0
+        if lane is not None and helper_seeded is not None:
+            helper_after = await lane.usage()
+            helper_cpu = helper_after.cpu_seconds - helper_seeded.cpu_seconds
+            helper_peak = max(helper_seeded.peak_rss_mb, helper_after.peak_rss_mb)
+            helper_cycle_peak = helper_after.peak_rss_mb
+        poller.close()
     engine.dispose()
     statuses = Counter(o.status for o in outcomes)
     errors = Counter(o.error for o in outcomes if o.status == "error")
@@ -231,12 +250,17 @@ async def _run_ours(args: argparse.Namespace, tmp: Path) -> Figures:
         "ours",
         args.feeds,
         warm["wall"],
-        warm["cpu"],
-        peak_rss_mb(),
-        cycle_rss,
+        warm["cpu"] + helper_cpu,
+        peak_rss_mb() + helper_peak,
+        cycle_rss and cycle_rss + helper_cycle_peak,
         seed_wall=seed["wall"],
         server=farm_call(args.server, "/_stats"),
         notes={
+            "lane": args.lane,
+            "helper_cpu_s": round(helper_cpu, 2),
+            "helper_peak_rss_mb": round(helper_peak),
+            "helper_cycle_peak_rss_mb": round(helper_cycle_peak),
+            "helper_rss_after_seed_mb": helper_seeded and helper_seeded.rss_mb,
             "seed": dict(Counter(o.status for o in seeded)),
             "warm": dict(statuses),
             "new_items": sum(o.new_items for o in outcomes),
@@ -380,6 +404,7 @@ def contender_process(name: str, server: str, args: argparse.Namespace) -> Figur
     command += ["--feeds", str(args.feeds), "--changed-share", str(args.changed_share)]
     command += ["--concurrency", str(args.concurrency), "--per-host", str(args.per_host)]
     command += ["--naive-sample", str(args.naive_sample), "--topics", str(args.topics)]
+    command += ["--lane", args.lane]
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
         command += ["--profile", str(args.profile.resolve())]
@@ -413,6 +438,13 @@ def report(results: dict[str, Figures], args: argparse.Namespace) -> None:
                 f"; RSS {mb(fig.notes['rss_after_setup_mb'])} MB after setup, "
                 f"{mb(fig.notes['rss_after_seed_mb'])} MB after seed"
             )
+            if fig.notes["lane"] == "process":
+                note += (
+                    f"; helper process (included): {fig.notes['helper_cpu_s']} s CPU, "
+                    f"{mb(fig.notes['helper_rss_after_seed_mb'])} MB after seed, peak "
+                    f"{fig.notes['helper_peak_rss_mb']} MB, "
+                    f"{fig.notes['helper_cycle_peak_rss_mb']} MB in the cycle"
+                )
             if fig.notes["seed_errors"]:
                 note += f"; seed errors {fig.notes['seed_errors']}"
             if fig.notes["errors"]:
@@ -449,6 +481,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--per-host", type=int, default=50)
     parser.add_argument("--topics", type=int, default=200)
     parser.add_argument("--naive-sample", type=int, default=300, help="feeds the naive loop times")
+    parser.add_argument(
+        "--lane",
+        choices=("process", "thread"),
+        default="process",
+        help="where ours reads and stores fetched feeds: the helper process (the bot's default) "
+        "or a thread of its own process",
+    )
     parser.add_argument("--only", choices=CONTENDERS, action="append", help="run just these")
     parser.add_argument("--eval-dir", type=Path, default=DEFAULT_EVAL_DIR)
     parser.add_argument("--json", action="store_true", help="also print the figures as JSON")

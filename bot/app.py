@@ -19,13 +19,14 @@ from bot.config import USER_AGENT, Settings, load_sources
 from bot.delivery.batches import BatchSender
 from bot.delivery.editor import StoryEditor
 from bot.delivery.sender import Sender
+from bot.ingest import ProcessLane
 from bot.match import load_aliases
 from bot.observability import HealthServer, Metrics
 from bot.pipeline import Poller, PollOutcome, TopicCache
 from bot.sources.articles import ArticleFetcher
 from bot.sources.fetch import Fetcher
 from bot.sources.schedule import Clamp
-from bot.storage.db import make_engine
+from bot.storage.db import is_shared, make_engine
 from bot.storage.migrate import upgrade_database
 from bot.storage.models import Source, utcnow
 from bot.storage.store import Store
@@ -92,6 +93,13 @@ class Runtime:
         )
         self.batches = BatchSender(self.store, self.application.bot, self.sender)
         self.articles = ArticleFetcher(self.fetcher)
+        lane = None
+        if settings.ingest_process and is_shared(settings.database_url):
+            lane = ProcessLane(
+                settings.database_url,
+                aliases_file=settings.aliases_file if aliases is not None else None,
+                story_window=timedelta(days=settings.story_window_days),
+            )
         self.poller = Poller(
             self.store,
             self.fetcher,
@@ -104,6 +112,7 @@ class Runtime:
             story_window=timedelta(days=settings.story_window_days),
             on_enqueued=self.sender.wake,
             on_retired=self.tell_source_gone,
+            lane=lane,
         )
         register(
             self.application,

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     full_text: bool = True
     full_text_per_poll: int = Field(default=5, ge=0)
     story_window_days: float = Field(default=7.0, gt=0)
+    # Read and store fetched feeds in a helper process, so they have a core of their own.
+    ingest_process: bool = True
     story_edit_interval: float = Field(default=180.0, ge=0)
     telegram_poll_timeout: float = Field(default=30.0, ge=0)
     # Scaled mode (`summit-watch run --role worker`): refresh jobs one worker runs at once,

@@ -12,16 +12,23 @@ from datetime import datetime, timedelta
 from typing import ParamSpec, TypeVar
 
 from bot import domain
-from bot.dedup.fingerprint import guid_key, title_fingerprint, url_key
-from bot.dedup.near import signature
-from bot.domain import FeedEntry, FetchResult
-from bot.match import Aliases, MatchDoc, QueryError, TopicIndex, parse_query
+from bot.dedup.fingerprint import url_key
+from bot.domain import FetchResult
+from bot.ingest import (
+    THIN_TEXT,
+    Claimed,
+    FeedWork,
+    IngestLane,
+    SourceRef,
+    ThreadLane,
+    TopicCache,
+    entry_keys,
+    item_keys,
+)
 from bot.sources.articles import MAX_TEXT as MAX_ARTICLE_TEXT
 from bot.sources.articles import ArticleFetcher
 from bot.sources.extract import find_article_links
 from bot.sources.fetch import Fetcher, FetchError
-from bot.sources.normalize import canonical_url, clean_title, normalize_entry
-from bot.sources.parse import parse_response
 from bot.sources.schedule import (
     DEFAULT_CLAMP,
     Clamp,
@@ -31,73 +38,17 @@ from bot.sources.schedule import (
     poll_interval,
     server_floor,
 )
-from bot.sources.search import unwrap_search_link
 from bot.storage.models import Source, utcnow
-from bot.storage.store import (
-    STORY_WINDOW,
-    ActiveTopic,
-    Candidate,
-    NewItem,
-    OutboxRow,
-    PollRecord,
-    Store,
-)
+from bot.storage.store import STORY_WINDOW, PollRecord, Store
 from bot.summarize.summary import summarize
-from bot.telegram.format import AlertView, format_alert
+
+__all__ = ["PollOutcome", "Poller", "TopicCache", "entry_keys", "item_keys"]
 
 log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
 RECORD_BATCH = 200  # successful polls written per transaction during a cycle
-
-
-def entry_keys(source_url: str, entry: FeedEntry) -> list[str]:
-    """The keys `item_keys` gives the normalized entry, from the raw entry (no text work)."""
-    url = canonical_url(entry.link) if entry.link else ""
-    keys = [url_key(url)] if url else []
-    if entry.guid:
-        keys.append(guid_key(source_url, entry.guid))
-    fingerprint = title_fingerprint(clean_title(entry.title)) if entry.title else ""
-    if fingerprint:
-        keys.append("t:" + fingerprint)
-    return keys
-
-
-def item_keys(item: domain.Item) -> list[str]:
-    """What makes two items one story: same guid at a source, same canonical URL, same title."""
-    keys = [url_key(item.url)] if item.url else []
-    if item.guid:
-        keys.append(guid_key(item.source_url, item.guid))
-    fingerprint = title_fingerprint(item.title)
-    if fingerprint:
-        keys.append("t:" + fingerprint)
-    return keys
-
-
-class TopicCache:
-    """Compiled queries of every active topic, refreshed by difference from the database."""
-
-    def __init__(self, aliases: Aliases | None) -> None:
-        self.aliases = aliases
-        self.index = TopicIndex()
-        self.topics: dict[int, ActiveTopic] = {}
-
-    def refresh(self, active: list[ActiveTopic]) -> None:
-        wanted = {topic.id: topic for topic in active}
-        for topic_id, topic in list(self.topics.items()):
-            if wanted.get(topic_id) != topic:
-                self.index.remove(topic_id)
-                del self.topics[topic_id]
-        for topic_id, topic in wanted.items():
-            if topic_id in self.topics:
-                continue
-            try:
-                self.index.add(topic_id, parse_query(topic.query, self.aliases))
-            except QueryError:
-                log.warning("stored topic %s no longer parses; skipped", topic_id)
-                continue
-            self.topics[topic_id] = topic
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,13 +63,6 @@ class PollOutcome:
 
 
 RetiredHandler = Callable[[Source, set[int]], Awaitable[None]]
-THIN_TEXT = 200  # a title and a line: too little to match or summarize well
-
-
-@dataclass(frozen=True, slots=True)
-class FeedReading:
-    parsed: domain.ParsedFeed
-    items: list[domain.Item]  # normalized entries not seen before at this source
 
 
 class Poller:
@@ -136,6 +80,7 @@ class Poller:
         story_window: timedelta = STORY_WINDOW,
         on_enqueued: Callable[[], None] = lambda: None,
         on_retired: RetiredHandler | None = None,
+        lane: IngestLane | None = None,
     ) -> None:
         self.store = store
         self.fetcher = fetcher
@@ -155,9 +100,13 @@ class Poller:
         # Parsing and text work run in one thread: more would only fight the event loop for the
         # interpreter lock, and a starved loop lets fetches run into their deadline.
         self._cpu = ThreadPoolExecutor(max_workers=1, thread_name_prefix="poll-cpu")
+        self.lane: IngestLane = lane or ThreadLane(
+            FeedWork(store, topics, story_window=story_window), self._cpu
+        )
         self._records: list[PollRecord] | None = None  # buffered during a cycle
 
     def close(self) -> None:
+        self.lane.close()
         self._cpu.shutdown(wait=False, cancel_futures=True)
 
     async def _on_cpu(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
@@ -178,7 +127,7 @@ class Poller:
         async with self._cycle_lock:
             due = await asyncio.to_thread(self.store.due_sources, utcnow())
             if due:
-                self.topics.refresh(await asyncio.to_thread(self.store.active_topics))
+                await self.lane.refresh_topics(await asyncio.to_thread(self.store.active_topics))
             gate = asyncio.Semaphore(self.in_flight)
 
             async def poll(source: Source) -> PollOutcome:
@@ -234,26 +183,29 @@ class Poller:
         if source.kind == "page":
             return await self._poll_page(source, result)
 
-        reading = await self._read_feed(source, result)
+        full_text = self.full_text and self.articles is not None
+        reading = await self.lane.read(SourceRef.of(source), result, full_text=full_text)
         parsed = reading.parsed
-        if not parsed.is_feed and not parsed.entries:
+        if not parsed.is_feed and not reading.published:
             if parsed.feed_links:
                 return await self._move_to_feed(source, parsed.feed_links)
             if not source.is_global and "html" in result.content_type:
                 await asyncio.to_thread(self.store.set_source_kind, source.id, "page")
                 return await self._poll_page(source, result)
-        if not parsed.entries and (parsed.error or not parsed.is_feed):
+        if not reading.published and (parsed.error or not parsed.is_feed):
             return await self._record_error(source, parsed.error or "Not a feed", kind="parse")
 
-        items = reading.items
-        if source.initialized and self.full_text and self.articles is not None:
-            items = await self._with_full_text(items)
-        outcome = await self._ingest(source, items)
-        listed = [entry.published for entry in parsed.entries]
+        if reading.claimed is not None:
+            outcome = self._claim_outcome(source, reading.claimed)
+        else:
+            items = reading.items
+            if source.initialized and full_text:
+                items = await self._with_full_text(items)
+            outcome = await self._ingest(source, items)
         interval = poll_interval(
             default=self.default_interval,
             explicit=source.interval,
-            gap=observed_gap([*listed, *parsed.unchanged_published]),
+            gap=observed_gap([*reading.published, *parsed.unchanged_published]),
             floor=server_floor(result.headers, parsed.ttl_seconds),
             clamp=self.clamp,
         )
@@ -262,68 +214,22 @@ class Poller:
         )
         return outcome
 
-    async def _read_feed(self, source: Source, result: FetchResult) -> FeedReading:
-        """Parse the body, leaving out entries listed unchanged since the last poll, and
-        normalize the entries not seen before."""
-        assert source.id is not None
-        listed = b""
-        if source.initialized:
-            listed = await asyncio.to_thread(self.store.listing, source.id)
-        parsed = await self._on_cpu(parse_response, result, listed)
-        entries = parsed.entries
-        if source.kind == "search":
-            entries = [replace(entry, link=unwrap_search_link(entry.link)) for entry in entries]
-        entries = [entry for entry in entries if entry.link or entry.title]
-        if source.initialized and entries:
-            entries = await asyncio.to_thread(self._changed_entries, source.url, entries)
-        if not entries:
-            return FeedReading(parsed, [])
-        name = source.name or parsed.title or ""
-        items = await self._on_cpu(_normalize_all, entries, source.url, name)
-        return FeedReading(parsed, items)
-
     async def _ingest(self, source: Source, items: list[domain.Item]) -> PollOutcome:
+        return self._claim_outcome(source, await self.lane.claim(SourceRef.of(source), items))
+
+    def _claim_outcome(self, source: Source, claimed: Claimed) -> PollOutcome:
         assert source.id is not None
-        candidates = await self._on_cpu(self._candidates, items)
         if not source.initialized:
-            ingested = await asyncio.to_thread(
-                self.store.claim_new_items, source.id, candidates, window=self.story_window
-            )
-            return PollOutcome(source.id, "first", new_items=len(ingested.claimed))
-        audience = await asyncio.to_thread(self.store.chats_for_source, source.id)
-        ingested = await asyncio.to_thread(
-            self.store.claim_new_items,
-            source.id,
-            candidates,
-            lambda new: self.route(new, audience),
-            window=self.story_window,
-        )
-        if ingested.alerts or ingested.story_updates:
+            return PollOutcome(source.id, "first", new_items=claimed.new_items)
+        if claimed.alerts or claimed.story_updates:
             self.on_enqueued()
         return PollOutcome(
             source.id,
             "ok",
-            new_items=len(ingested.claimed),
-            alerts=ingested.alerts,
-            story_updates=ingested.story_updates,
+            new_items=claimed.new_items,
+            alerts=claimed.alerts,
+            story_updates=claimed.story_updates,
         )
-
-    def _changed_entries(self, source_url: str, entries: list[FeedEntry]) -> list[FeedEntry]:
-        """Entries worth normalizing: all but those the feed lists again unchanged (their own
-        guid, URL and title all seen), found with one query before any text work."""
-        keyed = [(entry, entry_keys(source_url, entry)) for entry in entries]
-        seen = self.store.seen_keys([key for _, keys in keyed for key in keys])
-        return [
-            entry for entry, keys in keyed if not (entry.guid and keys and seen.issuperset(keys))
-        ]
-
-    @staticmethod
-    def _candidates(items: list[domain.Item]) -> list[Candidate]:
-        """Keys and a near-duplicate signature for every item; entries a feed lists again
-        unchanged never get here (`_changed_entries`, and the listing before it)."""
-        return [
-            Candidate(item, item_keys(item), signature(item.title, item.text)) for item in items
-        ]
 
     async def _unseen(self, urls: list[str]) -> list[str]:
         seen = await asyncio.to_thread(self.store.seen_keys, [url_key(url) for url in urls])
@@ -411,45 +317,6 @@ class Poller:
                 return PollOutcome(source.id, "moved")
         return await self._record_error(source, "The page's feed is already a source", kind="parse")
 
-    def route(self, new: NewItem, audience: set[int] | None) -> list[OutboxRow]:
-        """One outbox row per chat whose topics match, whatever the number of matching topics."""
-        item = new.item
-        doc = MatchDoc(title=item.title, text=item.text, site=item.site, language=item.language)
-        matches = self.topics.index.match(doc)
-        per_chat: dict[int, list[tuple[ActiveTopic, tuple[str, ...]]]] = {}
-        for topic_id, result in sorted(matches.items()):
-            topic = self.topics.topics.get(topic_id)
-            if topic is None or (audience is not None and topic.chat_id not in audience):
-                continue
-            per_chat.setdefault(topic.chat_id, []).append((topic, result.terms))
-        rows = []
-        for chat_id, hits in per_chat.items():
-            first, _ = hits[0]
-            terms = tuple(dict.fromkeys(term for _, found in hits for term in found))
-            view = AlertView(
-                title=item.title,
-                url=item.url,
-                summary=item.summary,
-                source_name=item.source_name,
-                published=item.published,
-                topic="; ".join(topic.query for topic, _ in hits),
-                matched_terms=terms,
-                lang=first.language,
-            )
-            rows.append(
-                OutboxRow(
-                    chat_id,
-                    new.id,
-                    first.id,
-                    first.thread_id,
-                    format_alert(view),
-                    item.url,
-                    view.to_json(),
-                    "pending" if all(t.mode == "instant" for t, _ in hits) else "digest",
-                )
-            )
-        return rows
-
     async def _record_success(
         self,
         source: Source,
@@ -505,10 +372,6 @@ class Poller:
         if self.on_retired is not None and chats:
             await self.on_retired(source, chats)
         return PollOutcome(source.id, "error", error=error, error_kind="gone")
-
-
-def _normalize_all(entries: list[FeedEntry], source_url: str, name: str) -> list[domain.Item]:
-    return [normalize_entry(entry, source_url=source_url, source_name=name) for entry in entries]
 
 
 def _site(url: str) -> str:

@@ -571,3 +571,38 @@ async def test_a_connection_the_server_closed_while_idle_is_not_reused(fetcher: 
             assert result.body == RSS.encode()
             await asyncio.sleep(0.1)
     assert connections == 3
+
+
+async def test_concurrent_fetches_share_the_pool_within_its_limit(
+    feed_server: FeedServer,
+) -> None:
+    """Rounds of fetches that all arrive at once: never more connections than the cap, the
+    same ones reused from round to round, and every answer complete."""
+    bodies = [RSS.replace("<title>T<", f"<title>T{n}<") for n in range(12)]
+    for n, body in enumerate(bodies):
+        feed_server.set(f"/f{n}.xml", body)
+    async with Fetcher(user_agent=UA, allow_private=True, per_host=4, max_concurrency=4) as fetcher:
+        for _ in range(3):
+            results = await asyncio.gather(
+                *(fetcher.fetch(feed_server.url(f"/f{n}.xml")) for n in range(12))
+            )
+            assert [r.body.decode() for r in results] == bodies
+    assert feed_server.connections == 4
+
+
+async def test_a_full_pool_closes_an_idle_connection_for_another_host(
+    feed_server: FeedServer,
+) -> None:
+    feed_server.set("/feed.xml", RSS)
+    with FeedServer() as other:
+        other.set("/other.xml", RSS.replace("<title>T<", "<title>Other<"))
+        async with Fetcher(
+            user_agent=UA, allow_private=True, per_host=2, max_concurrency=2
+        ) as fetcher:
+            await asyncio.gather(*(fetcher.fetch(feed_server.url("/feed.xml")) for _ in range(4)))
+            async with asyncio.timeout(10):  # waiting for a free connection would hang here
+                result = await fetcher.fetch(other.url("/other.xml"))
+            assert b"Other" in result.body
+            assert (await fetcher.fetch(feed_server.url("/feed.xml"))).status == 200
+    assert feed_server.connections == 2  # the one kept idle was reused
+    assert other.connections == 1

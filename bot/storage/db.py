@@ -24,6 +24,15 @@ def is_sqlite(url: str) -> bool:
     return make_url(normalize_database_url(url)).get_backend_name() == "sqlite"
 
 
+def is_shared(url: str) -> bool:
+    """Whether another process can open the same database (not so an in-memory SQLite)."""
+    parsed = make_url(normalize_database_url(url))
+    if parsed.get_backend_name() != "sqlite":
+        return True
+    database = parsed.database or ""
+    return database not in ("", ":memory:") and parsed.query.get("mode") != "memory"
+
+
 def make_engine(url: str) -> Engine:
     url = normalize_database_url(url)
     parsed = make_url(url)
