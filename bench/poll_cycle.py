@@ -6,7 +6,9 @@ runs in its own process, so CPU time and peak RSS are its own:
 
   ours    the real `Poller.poll_due()` over N global `Source` rows in a fresh SQLite database,
           with 200 topics in 50 chats, the real `Fetcher` (concurrency 50; per-host 50, since
-          every feed is on 127.0.0.1 and the default of 2 would measure the politeness cap)
+          every feed is on 127.0.0.1 and the default of 2 would measure the politeness cap),
+          reading and storing in the helper process as the bot does by default (`--lane
+          thread`: in one process)
   httpx   the same conditional GETs with a bare httpx client at the same concurrency, no
           parsing and no database: the limit of the network part
   naive   what simple bots do: `feedparser.parse(url)` for each feed in turn, no conditional
@@ -26,7 +28,8 @@ Run from the repository root::
 
 Figures: wall and CPU (process) time of the warm cycle; peak RSS of the whole process
 (ru_maxrss: setup, seed cycle and warm cycle) and, where Linux allows resetting it, the peak
-during the warm cycle alone.
+during the warm cycle alone. For ours, the helper process's CPU time is added, and its peak
+RSS too (the sum of two peaks: an upper bound on the pair's).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from bot.config import USER_AGENT, SourceSpec
 from bot.ingest import ProcessLane, ThreadLane
 from bot.pipeline import Poller, TopicCache
 from bot.sources.fetch import Fetcher
-from bot.storage.db import make_engine
+from bot.storage.db import is_shared, make_engine
 from bot.storage.migrate import upgrade_database
 from bot.storage.models import Delivery, Item, Source, utcnow
 from bot.storage.store import Store
@@ -158,3 +158,18 @@ async def test_a_helper_killed_in_the_middle_of_a_cycle_loses_and_repeats_no_ale
     assert len(stories) == len(paths), "a story was lost"
     assert bad == []
     engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("url", "shared"),
+    [
+        ("sqlite:///data/summit-watch.db", True),
+        ("sqlite:////tmp/x.db", True),
+        ("sqlite://", False),
+        ("sqlite:///:memory:", False),
+        ("sqlite:///file:x?mode=memory&uri=true", False),
+        ("postgres://u:p@db/summit", True),
+    ],
+)
+def test_only_a_database_another_process_can_open_gets_the_helper(url: str, shared: bool) -> None:
+    assert is_shared(url) is shared
