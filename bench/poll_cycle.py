@@ -164,9 +164,9 @@ async def _run_ours(args: argparse.Namespace, tmp: Path) -> Figures:
     from sqlmodel import Session
 
     from bot.config import USER_AGENT, SourceSpec
-    from bot.ingest import ProcessLane
+    from bot.ingest import ProcessLane, TopicCache
     from bot.match import load_aliases
-    from bot.pipeline import Poller, TopicCache
+    from bot.pipeline import Poller
     from bot.sources.fetch import Fetcher
     from bot.sources.schedule import Clamp
     from bot.storage.db import make_engine

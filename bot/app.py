@@ -19,10 +19,10 @@ from bot.config import USER_AGENT, Settings, load_sources
 from bot.delivery.batches import BatchSender
 from bot.delivery.editor import StoryEditor
 from bot.delivery.sender import Sender
-from bot.ingest import ProcessLane
+from bot.ingest import ProcessLane, TopicCache
 from bot.match import load_aliases
 from bot.observability import HealthServer, Metrics
-from bot.pipeline import Poller, PollOutcome, TopicCache
+from bot.pipeline import Poller, PollOutcome
 from bot.sources.articles import ArticleFetcher
 from bot.sources.fetch import Fetcher
 from bot.sources.schedule import Clamp

@@ -22,8 +22,6 @@ from bot.ingest import (
     SourceRef,
     ThreadLane,
     TopicCache,
-    entry_keys,
-    item_keys,
 )
 from bot.sources.articles import MAX_TEXT as MAX_ARTICLE_TEXT
 from bot.sources.articles import ArticleFetcher
@@ -41,8 +39,6 @@ from bot.sources.schedule import (
 from bot.storage.models import Source, utcnow
 from bot.storage.store import STORY_WINDOW, PollRecord, Store
 from bot.summarize.summary import summarize
-
-__all__ = ["PollOutcome", "Poller", "TopicCache", "entry_keys", "item_keys"]
 
 log = logging.getLogger(__name__)
 
@@ -84,13 +80,11 @@ class Poller:
     ) -> None:
         self.store = store
         self.fetcher = fetcher
-        self.topics = topics
         self.default_interval = default_interval
         self.clamp = clamp
         self.articles = articles
         self.full_text = full_text
         self.full_text_per_poll = full_text_per_poll
-        self.story_window = story_window
         self.on_enqueued = on_enqueued
         self.on_retired = on_retired
         self.last_cycle_at: datetime | None = None

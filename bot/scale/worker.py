@@ -30,9 +30,10 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
 from bot.config import USER_AGENT, Settings
+from bot.ingest import TopicCache
 from bot.match import load_aliases
 from bot.observability import HealthServer, Metrics
-from bot.pipeline import Poller, PollOutcome, TopicCache
+from bot.pipeline import Poller, PollOutcome
 from bot.scale.hosts import HostSlots, PoliteFetcher
 from bot.scale.notify import OutboxNotifier
 from bot.scale.pg import conninfo
