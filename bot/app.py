@@ -13,11 +13,12 @@ from sqlalchemy.exc import OperationalError
 from telegram import Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
+from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 from bot.config import USER_AGENT, Settings, load_sources
 from bot.delivery.batches import BatchSender
 from bot.delivery.editor import StoryEditor
+from bot.delivery.flood import FloodControl
 from bot.delivery.sender import Sender
 from bot.ingest import ProcessLane, TopicCache
 from bot.match import load_aliases
@@ -32,7 +33,9 @@ from bot.storage.models import Source, utcnow
 from bot.storage.store import Store
 from bot.telegram import texts
 from bot.telegram.handlers import Services, register
+from bot.telegram.limiter import FloodLimiter
 from bot.telegram.manage import publish_commands
+from bot.telegram.updates import ChatOrderedUpdates
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +56,18 @@ def make_fetcher(settings: Settings) -> Fetcher:
     )
 
 
-def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any, Any]:
+def build_application(
+    settings: Settings, limiter: FloodLimiter | None = None
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    """The PTB application: every call to Telegram goes through one `FloodLimiter`, and
+    chats' updates are handled side by side, each chat's in order."""
     return (
         ApplicationBuilder()
         .token(settings.telegram_bot_token)
         .base_url(settings.telegram_base_url)
         .base_file_url(settings.telegram_file_url)
-        .rate_limiter(AIORateLimiter(max_retries=0))
+        .rate_limiter(limiter or FloodLimiter())
+        .concurrent_updates(ChatOrderedUpdates())
         .connection_pool_size(64)
         .build()
     )
@@ -79,8 +87,14 @@ class Runtime:
         self.store = Store(self.engine)
         aliases = load_aliases(settings.aliases_file) if settings.aliases_file.exists() else None
         self.fetcher = make_fetcher(settings)
-        self.application = build_application(settings)
         self.metrics = Metrics()
+        self.flood = FloodControl()
+        self.application = build_application(
+            settings,
+            FloodLimiter(
+                self.flood, on_retry_after=lambda: self.metrics.record_send_event("retry_after")
+            ),
+        )
         self.sender = Sender(
             self.store, self.application.bot, on_event=self.metrics.record_send_event
         )
@@ -283,6 +297,7 @@ class Runtime:
                 log.warning("sends still in flight at shutdown stay queued")
                 for task in pending:
                     task.cancel()
+        self.flood.close()  # replies still waiting for a turn would hold up the stop
         with suppress(Exception):
             await self.application.stop()
         with suppress(Exception):

@@ -174,15 +174,41 @@ async def test_spec_validation_of_parameter_names(fake: FakeTelegram) -> None:
 # Bot: failures
 
 
-async def test_injected_retry_after_raises_and_then_clears(fake: FakeTelegram, bot: Bot) -> None:
-    fake.fail_next(1, kind="retry_after", retry_after=7)
-    with pytest.raises(RetryAfter) as caught:
-        await bot.send_message(1, "x")
-    assert seconds(caught.value) == 7
-    assert fake.count_429 == 1
-    assert fake.calls[-1].status == 429
-    await bot.send_message(1, "x")
-    assert len(fake.sent_to(1)) == 1
+async def test_injected_retry_after_starts_a_penalty_for_its_chat() -> None:
+    now = [100.0]
+    with FakeTelegram(clock=lambda: now[0]) as fake:
+        async with fake.make_bot() as bot:
+            fake.fail_next(1, kind="retry_after", retry_after=7)
+            with pytest.raises(RetryAfter) as caught:
+                await bot.send_message(1, "x")
+            assert seconds(caught.value) == 7
+            assert fake.count_429 == 1 and fake.calls[-1].status == 429
+            assert fake.sends_during_penalty == 0
+            now[0] += 5
+            with pytest.raises(RetryAfter) as again:
+                await bot.send_message(1, "too early")
+            assert seconds(again.value) == 2
+            await bot.send_message(2, "another chat is not held")
+            assert fake.sends_during_penalty == 1 and fake.penalty_sends == [(1, "sendMessage")]
+            now[0] += 2
+            await bot.send_message(1, "x")
+            assert len(fake.sent_to(1)) == 1 and fake.sends_during_penalty == 1
+
+
+async def test_a_global_429_holds_every_chat() -> None:
+    now = [10.0]
+    with FakeTelegram(rate_limit=(2, 1.0), clock=lambda: now[0]) as fake:
+        async with fake.make_bot() as bot:
+            await bot.send_message(1, "a")
+            await bot.send_message(2, "b")
+            with pytest.raises(RetryAfter):
+                await bot.send_message(3, "c")
+            assert fake.sends_during_penalty == 0
+            with pytest.raises(RetryAfter):
+                await bot.send_message(4, "d")
+            assert fake.penalty_sends == [(4, "sendMessage")]
+            now[0] += 1.0
+            await bot.send_message(4, "d")
 
 
 async def test_injected_failures_count_down_per_chat(fake: FakeTelegram, bot: Bot) -> None:

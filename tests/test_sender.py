@@ -5,59 +5,18 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from bot import domain
 from bot.app import build_application
-from bot.config import SourceSpec
 from bot.delivery.sender import Sender
 from bot.storage.db import make_engine
 from bot.storage.migrate import upgrade_database
-from bot.storage.models import utcnow
-from bot.storage.store import OutboxRow, Store
-from bot.telegram.format import AlertView, format_alert
+from bot.storage.store import Store
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.harness import make_settings, wait_until
-
-
-class Outbox:
-    def __init__(self, store: Store, sender: Sender) -> None:
-        self.store, self.sender = store, sender
-        store.sync_global_sources([SourceSpec("https://feed.test/rss", "Feed")])
-        source = store.due_sources(utcnow())[0]
-        assert source.id is not None
-        self.source_id = source.id
-        self.count = 0
-
-    def queue(self, chat_id: int, title: str = "Putin and Modi hold summit") -> int:
-        """Queue one alert for `chat_id`; returns its delivery id."""
-        self.count += 1
-        self.store.ensure_chat(chat_id, type="group" if chat_id < 0 else "private")
-        item = domain.Item(
-            source_url="https://feed.test/rss",
-            source_name="Feed",
-            title=f"{title} #{self.count}",
-            url=f"https://a.test/{self.count}",
-            guid=None,
-            published=datetime(2025, 12, 5, tzinfo=UTC),
-            text="",
-            summary="Leaders met.",
-        )
-        view = AlertView(item.title, item.url, item.summary, "Feed", item.published, "Putin Modi")
-
-        def route(new):  # type: ignore[no-untyped-def]
-            return [
-                OutboxRow(chat_id, new.id, None, None, format_alert(view), item.url, view.to_json())
-            ]
-
-        self.store.claim_new_items(self.source_id, [(item, [f"u:{self.count}"])], route)
-        return self.store.deliveries_for_chat(chat_id)[-1].id  # type: ignore[return-value]
-
-    def status(self, chat_id: int) -> list[str]:
-        return [row.status for row in self.store.deliveries_for_chat(chat_id)]
+from tests.support.outbox import Outbox
 
 
 @pytest.fixture

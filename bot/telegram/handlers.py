@@ -425,7 +425,10 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     lang = await language_of(update, services)
     answer = texts.button_expired(lang)
     if chat is not None and raw_id.isdigit() and len(raw_id) < 19:
-        if action == "mute" and await may_change(update, context):
+        if action in ("mute", "nr") and not await may_change(update, context):
+            # In a group both speak for everyone, so only its admins may press them.
+            answer = i18n.t(lang, "buttons.not_admin")
+        elif action == "mute":
             until = utcnow() + timedelta(hours=24)
             topic = await asyncio.to_thread(services.store.mute_topic, chat.id, int(raw_id), until)
             if topic is not None:

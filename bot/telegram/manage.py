@@ -199,8 +199,11 @@ async def _edit(
     message: Any,
     text: str,
     markup: InlineKeyboardMarkup | None,
-) -> None:
-    """Edit a list message in place; an unchanged view is fine."""
+) -> bool:
+    """Edit a list message in place; False if Telegram refused (an unchanged view is fine).
+
+    The press's change is made before, so a refused edit must not turn its answer into an
+    error: the next /list shows the change."""
     try:
         await context.bot.edit_message_text(
             text,
@@ -210,8 +213,14 @@ async def _edit(
             reply_markup=markup,
         )
     except BadRequest as exc:
-        if "not modified" not in exc.message.lower():
-            raise
+        if "not modified" in exc.message.lower():
+            return True
+        log.info("list message in chat %s not edited: %s", message.chat.id, exc.message)
+        return False
+    except TelegramError as exc:
+        log.info("list message in chat %s not edited: %s", message.chat.id, exc)
+        return False
+    return True
 
 
 # -- /start, /help, /lang ------------------------------------------------------------------
@@ -276,12 +285,15 @@ async def starter_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
             answer = t(lang, "watch.quota", count=services.settings.max_topics_per_chat)
             return
         answer = t(lang, "welcome.started", title=starter.label(lang))
-        await context.bot.send_message(
-            chat.id,
-            texts.watching(topic, query.describe(), lang),
-            parse_mode=ParseMode.HTML,
-            message_thread_id=thread_id,
-        )
+        try:
+            await context.bot.send_message(
+                chat.id,
+                texts.watching(topic, query.describe(), lang),
+                parse_mode=ParseMode.HTML,
+                message_thread_id=thread_id,
+            )
+        except TelegramError as exc:  # the topic is watched; the answer says so already
+            log.info("starter confirmation in chat %s not sent: %s", chat.id, exc)
     finally:
         with suppress(TelegramError):
             await press.answer(shorten(answer, 190))
@@ -490,7 +502,8 @@ async def _list_action(
         answer = t(lang, "answers.mode", id=topic_id, mode=t(lang, f"modes.{mode}"))
     elif action == "r" and not argument:
         question, buttons = confirm_view(topic, page, lang, target)
-        await _edit(context, press.message, question, buttons)
+        if not await _edit(context, press.message, question, buttons):
+            return expired
         return t(lang, "answers.confirm", id=topic_id)
     elif action == "y" and not argument:
         if await forget_topic(services, chat_id, str(topic_id)) is None:

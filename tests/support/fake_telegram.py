@@ -732,6 +732,10 @@ class FakeTelegram:
       * Injected failures (`fail_next`) apply to send*/edit* methods except sendChatAction
         unless `methods=` says otherwise; the global `rate_limit` window counts send* methods
         except sendChatAction (not edits).
+      * A 429 starts a penalty of `retry_after` seconds: for its chat when the chat's own limit
+        or an injected failure caused it, for every chat when the global `rate_limit` did. A
+        send*/edit* call (except sendChatAction) made during a penalty is refused with another
+        429 and counted in `sends_during_penalty`; Telegram would lengthen the wait instead.
     """
 
     def __init__(
@@ -776,6 +780,9 @@ class FakeTelegram:
         self._calls: list[Call] = []
         self._messages: list[SentMessage] = []
         self._count_429 = 0
+        self._penalty_sends: list[tuple[int, str]] = []
+        self._chat_penalty: dict[int, float] = {}
+        self._global_penalty = float("-inf")
         self._internal_errors: list[str] = []
 
         self._updates: list[dict[str, Any]] = []
@@ -1188,6 +1195,18 @@ class FakeTelegram:
             return self._count_429
 
     @property
+    def sends_during_penalty(self) -> int:
+        """Sends and edits that arrived while a 429's retry_after still applied to them."""
+        with self._cond:
+            return len(self._penalty_sends)
+
+    @property
+    def penalty_sends(self) -> list[tuple[int, str]]:
+        """(chat id, method) of each send or edit made during a penalty, in order."""
+        with self._cond:
+            return list(self._penalty_sends)
+
+    @property
     def internal_errors(self) -> list[str]:
         """Exceptions inside the fake itself (answered as 500); should stay empty."""
         with self._cond:
@@ -1536,9 +1555,34 @@ class FakeTelegram:
         """Blocks, injected failures and flood limits, in that order (lock held)."""
         if chat_id in self._forbidden:
             raise ApiError(403, self._forbidden[chat_id])
-        self._apply_injected(chat_id, method)
+        if method != "sendChatAction":
+            self._refuse_during_penalty(chat_id, method)
+        try:
+            self._apply_injected(chat_id, method)
+        except ApiError as exc:
+            if exc.status == 429:
+                self._penalize(chat_id, exc)
+            raise
         if method.startswith("send") and method != "sendChatAction":
             self._apply_rate_limits(chat_id)
+
+    def _refuse_during_penalty(self, chat_id: int, method: str) -> None:
+        now = self.clock()
+        until = max(self._chat_penalty.get(chat_id, float("-inf")), self._global_penalty)
+        if now < until:
+            self._penalty_sends.append((chat_id, method))
+            retry_after = max(1, math.ceil(until - now))
+            raise ApiError(
+                429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
+            )
+
+    def _penalize(self, chat_id: int | None, error: ApiError) -> None:
+        """Start the penalty a 429 announces: for `chat_id`, or for all chats when None."""
+        until = self.clock() + float((error.parameters or {}).get("retry_after", 1))
+        if chat_id is None:
+            self._global_penalty = max(self._global_penalty, until)
+        else:
+            self._chat_penalty[chat_id] = max(self._chat_penalty.get(chat_id, until), until)
 
     def _apply_injected(self, chat_id: int, method: str) -> None:
         queue = self._failures.get(chat_id)
@@ -1603,11 +1647,13 @@ class FakeTelegram:
             if len(times) >= limit:
                 wait = times[0] + period - now
                 retry_after = max(1, math.ceil(wait))
-                raise ApiError(
+                error = ApiError(
                     429,
                     f"Too Many Requests: retry after {retry_after}",
                     {"retry_after": retry_after},
                 )
+                self._penalize(None if times is self._send_times else chat_id, error)
+                raise error
         for times, _, _ in windows:
             times.append(now)
 

@@ -141,6 +141,14 @@ class BotUnderTest:
         )
         assert ok, "sources were not polled in time"
 
+    async def settle(self, timeout: float = 30.0) -> None:
+        """Wait until every update sent so far was fetched and handled."""
+        assert self.runtime is not None
+        # Telegram drops an update once a later getUpdates confirms it, which PTB sends only
+        # after queueing the fetched ones; the queue's join then waits for their handling.
+        assert await wait_until(lambda: self.fake.pending_updates == 0, timeout)
+        await asyncio.wait_for(self.runtime.application.update_queue.join(), timeout)
+
     async def command(self, chat_id: int, text: str, **kwargs: object) -> str:
         """Send a command and return the bot's reply text."""
         before = len(self.fake.sent_to(chat_id))
