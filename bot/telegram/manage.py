@@ -57,6 +57,7 @@ from telegram.ext import (
 )
 
 from bot.config import Settings
+from bot.delivery.flood import BACKGROUND, send_priority
 from bot.match import Aliases, QueryError, parse_query
 from bot.sources.netguard import BlockedAddress, validate_url
 from bot.storage.models import Chat, Source, Topic, utcnow
@@ -1242,6 +1243,7 @@ async def _broadcast(
     lang: str,
 ) -> None:
     """One chat after another, paced; a chat that blocked the bot is deactivated."""
+    send_priority.set(BACKGROUND)  # this task's own context: replies go first
     sent = 0
     for chat_id in chat_ids:
         if not context.application.running:
