@@ -19,6 +19,7 @@ from bot.domain import Item
 from bot.match import MatchDoc, Query, QueryError, load_aliases, match, parse_query
 from bot.sources.extract import extract_article
 from bot.sources.fetch import Fetcher, FetchError
+from bot.sources.netguard import with_scheme
 from bot.sources.normalize import normalize_entry
 from bot.sources.probe import fetch_feed
 
@@ -40,6 +41,9 @@ def iso(item: Item) -> str | None:
     return item.published.isoformat() if item.published else None
 
 
+PRIVATE_HINT = " (ALLOW_PRIVATE_NETWORKS=true allows local and private addresses)"
+
+
 async def check_source(fetcher: Fetcher, url: str) -> list[Item]:
     """Fetch one source and return its items, following a page's feed link if it has one."""
     _, parsed = await fetch_feed(fetcher, url)
@@ -52,13 +56,15 @@ async def check_source(fetcher: Fetcher, url: str) -> list[Item]:
 async def run_check(urls: Sequence[str], query: Query | None, settings: Settings) -> int:
     failed = 0
     async with make_fetcher(settings) as fetcher:
+        urls = [with_scheme(url) for url in urls]
         tasks = [asyncio.create_task(check_source(fetcher, url)) for url in urls]
         for url, task in zip(urls, tasks, strict=True):
             try:
                 items = await task
             except (FetchError, ValueError) as exc:
                 failed += 1
-                print(f"{url}: {exc}", file=sys.stderr, flush=True)
+                hint = PRIVATE_HINT if isinstance(exc, FetchError) and exc.kind == "blocked" else ""
+                print(f"{url}: {exc}{hint}", file=sys.stderr, flush=True)
                 continue
             except Exception as exc:  # a hostile source must not end the whole run
                 failed += 1

@@ -92,3 +92,14 @@ class Article:
     summary: str
     language: str | None = None
     url: str | None = None
+
+
+class UserError(Exception):
+    """A problem the person in the chat can fix. `key` names a text in the reply catalogs and
+    `values` fill its placeholders (raw: the reply path escapes them). One type for every
+    error a user can see, so each is translated."""
+
+    def __init__(self, key: str, /, **values: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.values = values

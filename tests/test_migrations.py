@@ -34,12 +34,13 @@ def test_a_database_of_the_previous_revision_upgrades_and_keeps_its_data(databas
         )
 
     upgrade_database(engine)
-    assert current_revision(engine) == "0005"
+    assert current_revision(engine) == "0006"
     columns = {column["name"] for column in inspect(engine).get_columns("source")}
     assert {"current_interval", "topic_id"} <= columns
     store = Store(engine)
     [topic] = store.list_topics(42)
     assert topic.query == "Putin Modi summit" and topic.search is True
+    assert topic.number == 1  # numbered per chat by the upgrade
     [source] = store.sources_for_chat(42)
     assert source.polls == 3 and source.current_interval is None
     upgrade_database(engine)  # idempotent

@@ -131,7 +131,7 @@ async def test_menu_help_and_one_tap_starter_topics(bot: BotUnderTest, fake: Fak
 
     help_text = (await say(fake, ALICE, "/help")).plain_text or ""
     for name, _, example in texts.COMMANDS:
-        assert f"/{name}:" in help_text and example in help_text
+        assert f"/{name}:" in help_text and texts.command_example(name, example) in help_text
     assert "/stats" not in help_text
     assert "/broadcast" in ((await say(fake, OPERATOR, "/help")).plain_text or "")
 
@@ -412,7 +412,7 @@ async def test_export_then_import_round_trip_and_invalid_files_change_nothing(
 
     # Bob restores Alice's file: the same topics, sources and settings.
     done = await send_import(fake, BOB, exported.document.content, "summit-watch.json")
-    assert "Imported: 2 new topics, 0 updated, 1 new sources; settings applied" in done
+    assert "Imported: 2 new topics, 0 updated, 1 new source; settings applied" in done
     assert [(t.query, t.mode, t.active) for t in bot.store.list_topics(BOB)] == [
         ("Putin Modi (summit OR visit)", "instant", True),
         ("BRICS expansion", "daily", False),
@@ -446,7 +446,7 @@ async def test_export_then_import_round_trip_and_invalid_files_change_nothing(
         }
     )
     assert await wait_until(lambda: len(fake.sent_to(CAROL)) > sent)
-    assert "1 new sources" in (fake.sent_to(CAROL)[sent].text or "")
+    assert "1 new source." in (fake.sent_to(CAROL)[sent].text or "")
     assert feeds.url("/own.xml") in [s.url for s in bot.store.sources_for_chat(CAROL)]
 
     # Invalid files: a precise reason, and nothing changes.

@@ -6,12 +6,21 @@ import re
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.domain import UserError
+
 _OFFSET = re.compile(r"^(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
 _CLOCK = re.compile(r"^(\d{1,2})[:.](\d{2})$")
 
 
-class TimingError(ValueError):
-    pass
+class TimingError(UserError, ValueError):
+    """A time, time zone or quiet-hours window the user has to fix; `key` is `timing.<name>`."""
+
+    def __init__(self, message: str, key: str, /, **values: object) -> None:
+        super().__init__(f"timing.{key}", **values)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def parse_timezone(text: str) -> str:
@@ -23,14 +32,16 @@ def parse_timezone(text: str) -> str:
     if found:
         sign, hours, minutes = found.group(1), int(found.group(2)), int(found.group(3) or 0)
         if hours > 14 or minutes >= 60:
-            raise TimingError("An offset runs from -14:00 to +14:00.")
+            raise TimingError("An offset runs from -14:00 to +14:00.", "offset_range")
         return f"{sign}{hours:02d}:{minutes:02d}"
     if len(text) > 64 or not re.fullmatch(r"[A-Za-z0-9_+\-/]+", text):
-        raise TimingError("Give an IANA time zone like Europe/Moscow or an offset like +05:30.")
+        raise TimingError(
+            "Give an IANA time zone like Europe/Moscow or an offset like +05:30.", "zone_form"
+        )
     try:
         ZoneInfo(text)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise TimingError(f"Unknown time zone: {text}") from exc
+        raise TimingError(f"Unknown time zone: {text}", "unknown_zone", zone=text) from exc
     return text
 
 
@@ -52,7 +63,7 @@ def zone(name: str) -> tzinfo:
 def parse_clock(text: str) -> str:
     found = _CLOCK.match(text.strip())
     if not found or int(found.group(1)) > 23 or int(found.group(2)) > 59:
-        raise TimingError("Times look like 23:00 or 7:30.")
+        raise TimingError("Times look like 23:00 or 7:30.", "clock")
     return f"{int(found.group(1)):02d}:{found.group(2)}"
 
 
@@ -63,10 +74,10 @@ def parse_quiet(text: str) -> tuple[str, str] | None:
         return None
     parts = re.split(r"\s*[-–—]\s*|\s+to\s+", text)
     if len(parts) != 2:
-        raise TimingError("Quiet hours look like 23:00-07:00 (or off).")
+        raise TimingError("Quiet hours look like 23:00-07:00 (or off).", "quiet_form")
     start, end = parse_clock(parts[0]), parse_clock(parts[1])
     if start == end:
-        raise TimingError("Quiet hours need a start and an end that differ.")
+        raise TimingError("Quiet hours need a start and an end that differ.", "quiet_same")
     return start, end
 
 

@@ -22,8 +22,12 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cache, cached_property
 from typing import TypeAlias
+
+from babel.localedata import locale_identifiers
+
+from bot.domain import UserError
 
 MAX_QUERY_CHARS = 300
 MAX_TERMS = 30
@@ -32,12 +36,16 @@ MAX_NEAR = 50
 MIN_PREFIX = 2
 
 
-class QueryError(ValueError):
-    """A query the user has to fix; the message is meant to be shown to them as is."""
+class QueryError(UserError, ValueError):
+    """A query the user has to fix. `message` is the English text (logs, the command line);
+    chat replies use `key`, `query.<name>` in the catalogs, with the limits as values."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(message)
+        super().__init__(_KEY_OF.get(message, "query.invalid"), **_LIMITS)
         self.message = message
+
+    def __str__(self) -> str:
+        return self.message
 
 
 # --- normalization and tokens -------------------------------------------------------------------
@@ -219,16 +227,19 @@ class Query:
     text: str
     ast: Node
 
-    def describe(self) -> str:
-        """A plain echo of how the query was understood, e.g. 'all of: putin, modi; none of: x'."""
+    def describe(self, words: Wording | None = None) -> str:
+        """A plain echo of how the query was understood, e.g. 'all of: putin, modi; none of: x'.
+
+        `words` gives the connecting words in the reader's language."""
+        w = words or Wording()
         node = self.ast
         if isinstance(node, Or):
-            return "any of: " + ", ".join(_describe(c) for c in node.children)
+            return w.any_of + ": " + ", ".join(_describe(c, w) for c in node.children)
         children = node.children if isinstance(node, And) else (node,)
-        wanted = [_describe(c) for c in children if not isinstance(c, Not)]
-        unwanted = [_describe(c.child) for c in children if isinstance(c, Not)]
-        text = "all of: " + ", ".join(wanted)
-        return text + ("; none of: " + ", ".join(unwanted) if unwanted else "")
+        wanted = [_describe(c, w) for c in children if not isinstance(c, Not)]
+        unwanted = [_describe(c.child, w) for c in children if isinstance(c, Not)]
+        text = w.all_of + ": " + ", ".join(wanted)
+        return text + (f"; {w.none_of}: " + ", ".join(unwanted) if unwanted else "")
 
     @cached_property
     def required_terms(self) -> frozenset[str]:
@@ -248,19 +259,33 @@ def _describe_term(term: Term) -> str:
     return "title:" + text if term.title_only else text
 
 
-def _describe(node: Node) -> str:
+@dataclass(frozen=True, slots=True)
+class Wording:
+    """The connecting words of `Query.describe`; English unless the caller gives others."""
+
+    all_of: str = "all of"
+    any_of: str = "any of"
+    none_of: str = "none of"
+    and_: str = "and"
+    or_: str = "or"
+    not_: str = "not"
+    within: str = "{left} within {n} words of {right}"
+    within_one: str = "{left} within 1 word of {right}"
+
+
+def _describe(node: Node, w: Wording) -> str:
     match node:
         case Term():
             return _describe_term(node)
         case Near(left, right, n):
-            unit = "word" if n == 1 else "words"
-            return f"{_describe_term(left)} within {n} {unit} of {_describe_term(right)}"
+            pattern = w.within_one if n == 1 else w.within
+            return pattern.format(left=_describe_term(left), n=n, right=_describe_term(right))
         case And(children):
-            return "(" + " and ".join(_describe(c) for c in children) + ")"
+            return "(" + f" {w.and_} ".join(_describe(c, w) for c in children) + ")"
         case Or(children):
-            return "(" + " or ".join(_describe(c) for c in children) + ")"
+            return "(" + f" {w.or_} ".join(_describe(c, w) for c in children) + ")"
         case Not(child):
-            return "not " + _describe(child)
+            return f"{w.not_} " + _describe(child, w)
         case Site(host):
             return "site:" + host
         case Lang(code):
@@ -304,9 +329,19 @@ _E_TITLE = "'title:' needs a word, phrase or group right after it, e.g. title:Pu
 _E_TITLE_FILTER = "'title:' applies to words and phrases, not to site: or lang:."
 _E_SITE = "'site:' needs a web address, e.g. site:bbc.com."
 _E_LANG = "'lang:' needs a language code, e.g. lang:ru."
+_E_LANG_UNKNOWN = "'lang:' needs a known language code, e.g. lang:ru or lang:hi."
 _E_LONG = f"The query is too long: at most {MAX_QUERY_CHARS} characters."
 _E_TERMS = f"Too many words: at most {MAX_TERMS} per query."
 _E_DEPTH = f"Too deeply nested: at most {MAX_DEPTH} levels of parentheses."
+_KEY_OF = {
+    text: f"query.{name[3:].lower()}" for name, text in globals().items() if name[:3] == "_E_"
+}
+_LIMITS = {
+    "max_near": MAX_NEAR,
+    "max_chars": MAX_QUERY_CHARS,
+    "max_terms": MAX_TERMS,
+    "max_depth": MAX_DEPTH,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,7 +434,15 @@ def _lang_code(value: str) -> str:
     code = value.strip().lower().replace("_", "-")
     if not _LANG_RE.fullmatch(code):
         raise QueryError(_E_LANG)
+    if code.split("-", 1)[0] not in _known_languages():
+        raise QueryError(_E_LANG_UNKNOWN)
     return code
+
+
+@cache
+def _known_languages() -> frozenset[str]:
+    """Language codes in the Unicode CLDR (via Babel); `lang:` with another can never match."""
+    return frozenset(name.split("_", 1)[0].lower() for name in locale_identifiers())
 
 
 # --- parser -------------------------------------------------------------------------------------
@@ -636,7 +679,7 @@ def _check_or_sides(node: Node) -> None:
 
 def parse_query(text: str, aliases: Aliases | None = None) -> Query:
     """Parse chat input into a Query, or raise QueryError with a message for the user."""
-    text = text.strip()
+    text = clean_input(text)
     if not text:
         raise QueryError(_E_EMPTY)
     if len(text) > MAX_QUERY_CHARS:
@@ -650,6 +693,18 @@ def parse_query(text: str, aliases: Aliases | None = None) -> Query:
     if not _has_anchor(root):
         raise QueryError(_E_ONLY_EXCLUDED)
     return Query(text=text, ast=root)
+
+
+def clean_input(text: str) -> str:
+    """Chat input without control characters (NUL, ESC, …; line breaks become spaces) and
+    without invisible formatting characters: a zero-width space would split a word in two."""
+    kept = []
+    for ch in text:
+        if ch.isspace():
+            kept.append(" ")
+        elif unicodedata.category(ch) not in ("Cc", "Cf"):
+            kept.append(ch)
+    return "".join(kept).strip()
 
 
 # --- anchors for indexing -----------------------------------------------------------------------

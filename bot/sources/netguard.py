@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from bot.domain import UserError
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 AddressPolicy = Callable[[IPAddress], bool]
 
@@ -63,11 +65,26 @@ _V4_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 
-class BlockedAddress(Exception):
+class BlockedAddress(UserError):
     """The URL or host points at an address the bot must not contact."""
 
-    def __init__(self, message: str = "address not allowed") -> None:
-        super().__init__(message)
+    def __init__(self, message: str = "address not allowed", host: str = "") -> None:
+        super().__init__("url.private", host=host or "?")
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class BadUrl(UserError, ValueError):
+    """A URL the bot cannot use as written; `key` is `url.<name>`."""
+
+    def __init__(self, message: str, key: str) -> None:
+        super().__init__(f"url.{key}")
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address] | None:
@@ -135,10 +152,16 @@ def _is_local_name(host: str) -> bool:
 
 def _check_host(host: str) -> None:
     if _is_local_name(host):
-        raise BlockedAddress(f"{host} is a local name")
+        raise BlockedAddress(f"{host} is a local name", host)
     ip = parse_ip_literal(host)
     if ip is not None and not is_public_address(ip):
-        raise BlockedAddress(f"{ip} is not a public address")
+        raise BlockedAddress(f"{ip} is not a public address", host)
+
+
+def with_scheme(text: str) -> str:
+    """An address as people type it ("thehindu.com/feed", "127.0.0.1:8080/rss"), as a URL."""
+    text = text.strip()
+    return text if "://" in text else "https://" + text
 
 
 def validate_url(url: str, *, allow_private: bool) -> str:
@@ -155,38 +178,38 @@ def validate_url(url: str, *, allow_private: bool) -> str:
 def _validated(url: str, allow_private: bool) -> str:
     url = url.strip()
     if not url:
-        raise ValueError("empty URL")
+        raise BadUrl("empty URL", "empty")
     if len(url) > MAX_URL_LENGTH:
-        raise ValueError("URL too long")
+        raise BadUrl("URL too long", "too_long")
     if any(ord(c) < 0x21 or ord(c) == 0x7F for c in url) or "\\" in url:
-        raise ValueError("URL contains whitespace, control characters or backslashes")
+        raise BadUrl("URL contains whitespace, control characters or backslashes", "characters")
     try:
         split = urlsplit(url)
     except ValueError as exc:
-        raise ValueError("malformed URL") from exc
+        raise BadUrl("malformed URL", "malformed") from exc
     if split.scheme.lower() not in ALLOWED_SCHEMES:
-        raise ValueError("only http and https URLs are supported")
+        raise BadUrl("only http and https URLs are supported", "scheme")
     if not split.hostname:
-        raise ValueError("URL has no host")
+        raise BadUrl("URL has no host", "no_host")
     try:
         port = split.port
     except ValueError as exc:
-        raise ValueError("invalid port") from exc
+        raise BadUrl("invalid port", "port") from exc
     if port == 0:
-        raise ValueError("invalid port")
+        raise BadUrl("invalid port", "port")
     if not allow_private:
         # The stdlib and httpx parsers may disagree on odd URLs; check what both see.
         _check_host(split.hostname)
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:
-        raise ValueError("malformed URL") from exc
+        raise BadUrl("malformed URL", "malformed") from exc
     if parsed.scheme not in ALLOWED_SCHEMES or not parsed.host:
-        raise ValueError("malformed URL")
+        raise BadUrl("malformed URL", "malformed")
     if not allow_private:
         _check_host(parsed.host)
     if parsed.userinfo or split.username is not None or split.password is not None:
-        raise ValueError("URL must not contain a user name or password")
+        raise BadUrl("URL must not contain a user name or password", "credentials")
     return str(parsed.copy_with(fragment=None))
 
 
@@ -209,7 +232,7 @@ def check_addresses(
     for address in addresses:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
         if not allowed(ip):
-            raise BlockedAddress(f"{host} resolves to non-public address {ip}")
+            raise BlockedAddress(f"{host} resolves to non-public address {ip}", host)
 
 
 async def resolve_public(host: str, port: int, *, allow_private: bool) -> list[str]:
@@ -218,7 +241,7 @@ async def resolve_public(host: str, port: int, *, allow_private: bool) -> list[s
     DNS failures propagate as `socket.gaierror` (an OSError).
     """
     if not allow_private and _is_local_name(host):
-        raise BlockedAddress(f"{host} is a local name")
+        raise BlockedAddress(f"{host} is a local name", host)
     addresses = await resolve(host, port)
     if not allow_private:
         check_addresses(host, addresses)

@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from bot.domain import FetchResult, ParsedFeed
+from bot.domain import FetchResult, ParsedFeed, UserError
 from bot.sources.articles import ArticleFetcher
 from bot.sources.extract import find_article_links
 from bot.sources.fetch import Fetcher
@@ -22,8 +22,15 @@ class SourceProbe:
     latest: list[str]
 
 
-class NotASource(ValueError):
-    pass
+class NotASource(UserError, ValueError):
+    """An address that answers but offers nothing to follow; `key` is `probe.<name>`."""
+
+    def __init__(self, message: str, key: str) -> None:
+        super().__init__(f"probe.{key}")
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
 
 
 async def fetch_feed(fetcher: Fetcher, url: str) -> tuple[FetchResult, ParsedFeed]:
@@ -45,13 +52,15 @@ async def probe_source(fetcher: Fetcher, articles: ArticleFetcher, url: str) -> 
         feed_url = result.permanent_redirect or result.final_url
         return SourceProbe(feed_url, "feed", clean_title(parsed.title or "") or host, titles)
     if "html" not in result.content_type and parsed.is_feed:
-        raise NotASource(parsed.error or "The feed has no items yet")
+        raise NotASource(parsed.error or "The feed has no items yet", "empty_feed")
     if "html" not in result.content_type:
-        raise NotASource(parsed.error or "This address is neither a feed nor a web page")
+        raise NotASource(
+            parsed.error or "This address is neither a feed nor a web page", "not_feed_or_page"
+        )
     html = result.body.decode("utf-8", "replace")
     links = await asyncio.to_thread(find_article_links, html, base_url=result.final_url)
     if not links:
-        raise NotASource("I found no feed and no article links on that page")
+        raise NotASource("I found no feed and no article links on that page", "no_links")
     found = await asyncio.gather(*(articles.article(link) for link in links[:3]))
     titles = [article.title or link for link, article in zip(links, found, strict=False) if article]
     return SourceProbe(result.final_url, "page", host, titles or links[:3])

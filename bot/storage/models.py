@@ -34,6 +34,7 @@ class Topic(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     chat_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
     query: str = Field(sa_column=Column(Text, nullable=False))
+    number: int | None = None  # what the chat calls it: 1, 2, 3 … in each chat
     thread_id: int | None = None
     active: bool = True
     search: bool = True  # backed by news-search feeds built from the query
@@ -77,6 +78,7 @@ class SourceListing(SQLModel, table=True):
 class ChatSource(SQLModel, table=True):
     chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     source_id: int = Field(primary_key=True)
+    number: int | None = None  # what the chat calls the source: 1, 2, 3 … in each chat
 
 
 class Item(SQLModel, table=True):

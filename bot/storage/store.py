@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from bot import domain
 from bot.config import SourceSpec
 from bot.dedup.near import StorySignature, same_story
+from bot.storage import numbers
 from bot.storage.db import READ_ONLY
 from bot.storage.models import (
     Chat,
@@ -203,13 +204,29 @@ class Store:
                 old.deactivated_at = utcnow()
                 session.add(old)
             session.flush()
-            session.exec(update(Topic).where(col(Topic.chat_id) == old_id).values(chat_id=new_id))
+            moved = list(session.exec(select(Topic).where(Topic.chat_id == old_id)).all())
+            if session.exec(select(Topic.id).where(Topic.chat_id == new_id)).first() is None:
+                for topic in moved:
+                    topic.chat_id = new_id
+                    session.add(topic)
+            else:
+                for topic in moved:
+                    topic.chat_id = new_id
+                numbers.renumber_moved(session, new_id, moved)
             already = set(
                 session.exec(select(ChatSource.source_id).where(ChatSource.chat_id == new_id)).all()
             )
-            for link in session.exec(select(ChatSource).where(ChatSource.chat_id == old_id)).all():
+            number = numbers.next_source_number(session, new_id)
+            links = session.exec(
+                select(ChatSource)
+                .where(ChatSource.chat_id == old_id)
+                .order_by(col(ChatSource.number))
+            ).all()
+            for link in links:
                 if link.source_id not in already:
-                    session.add(ChatSource(chat_id=new_id, source_id=link.source_id))
+                    kept = link.number if not already else number
+                    session.add(ChatSource(chat_id=new_id, source_id=link.source_id, number=kept))
+                    number += 1
                 session.delete(link)
             delivered = set(
                 session.exec(select(Delivery.item_id).where(Delivery.chat_id == new_id)).all()
@@ -239,7 +256,8 @@ class Store:
             ).one()
             if count >= limit:
                 raise QuotaExceeded(f"This chat already watches {count} topics (the limit).")
-            topic = Topic(chat_id=chat_id, query=query, thread_id=thread_id)
+            number = numbers.next_topic_number(session, chat_id)
+            topic = Topic(chat_id=chat_id, query=query, number=number, thread_id=thread_id)
             session.add(topic)
             session.commit()
             session.refresh(topic)
@@ -249,17 +267,28 @@ class Store:
         with self.reading() as session:
             return list(
                 session.exec(
-                    select(Topic).where(Topic.chat_id == chat_id).order_by(col(Topic.id))
+                    select(Topic)
+                    .where(Topic.chat_id == chat_id)
+                    .order_by(col(Topic.number), col(Topic.id))
                 ).all()
             )
+
+    def topic_by_number(self, chat_id: int, number: int) -> Topic | None:
+        with self.reading() as session:
+            return numbers.topic_by_number(session, chat_id, number)
+
+    def numbered_sources(self, chat_id: int) -> list[tuple[Source, int | None]]:
+        """The chat's sources with the numbers it knows them by (None for global ones)."""
+        with self.reading() as session:
+            return numbers.numbered_sources(session, chat_id)
 
     def remove_topic(self, chat_id: int, id_or_query: str) -> Topic | None:
         with self.session() as session:
             statement = select(Topic).where(Topic.chat_id == chat_id)
             wanted = id_or_query.strip().lstrip("#")
             topic: Topic | None = None
-            if wanted.isdigit():
-                topic = session.exec(statement.where(Topic.id == int(wanted))).first()
+            if wanted.isdigit() and len(wanted) < 10:
+                topic = numbers.topic_by_number(session, chat_id, int(wanted))
             if topic is None:
                 for candidate in session.exec(statement).all():
                     if candidate.query.casefold() == id_or_query.strip().casefold():
@@ -411,6 +440,13 @@ class Store:
                 source.interval = spec.interval
                 session.add(source)
             session.commit()
+
+    def global_source(self, url: str) -> Source | None:
+        """The source every chat has at this URL, if there is one."""
+        with self.reading() as session:
+            return session.exec(
+                select(Source).where(Source.url == url, col(Source.is_global).is_(True))
+            ).first()
 
     def get_source(self, source_id: int) -> Source | None:
         with self.reading() as session:
@@ -578,7 +614,8 @@ class Store:
                 ).one()
                 if count >= limit:
                     raise QuotaExceeded(f"This chat already has {count} sources (the limit).")
-            session.add(ChatSource(chat_id=chat_id, source_id=source.id))
+            number = numbers.next_source_number(session, chat_id)
+            session.add(ChatSource(chat_id=chat_id, source_id=source.id, number=number))
             session.commit()
             session.refresh(source)
             return source, True
@@ -590,8 +627,13 @@ class Store:
             statement = select(Source).where(col(Source.id).in_(linked))
             key = wanted.strip().lstrip("#")
             source = None
-            if key.isdigit():
-                source = session.exec(statement.where(Source.id == int(key))).first()
+            if key.isdigit() and len(key) < 10:
+                link = session.exec(
+                    select(ChatSource).where(
+                        ChatSource.chat_id == chat_id, ChatSource.number == int(key)
+                    )
+                ).first()
+                source = session.get(Source, link.source_id) if link is not None else None
             if source is None:
                 source = session.exec(statement.where(Source.url == wanted.strip())).first()
             if source is None or source.id is None:
@@ -1106,10 +1148,13 @@ class Store:
                     to_link.append(source)
             if own + len(to_link) > source_limit:
                 raise QuotaExceeded("sources", own + len(to_link))
+            number = numbers.next_source_number(session, chat_id)
             for source in to_link:
                 assert source.id is not None
-                session.add(ChatSource(chat_id=chat_id, source_id=source.id))
+                session.add(ChatSource(chat_id=chat_id, source_id=source.id, number=number))
+                number += 1
                 linked.add(source.id)
+            topic_number = numbers.next_topic_number(session, chat_id)
             updated = 0
             for query, mode, active in topics:
                 topic = existing.get(query.casefold())
@@ -1119,8 +1164,14 @@ class Store:
                     session.add(topic)
                     continue
                 topic = Topic(
-                    chat_id=chat_id, query=query, thread_id=thread_id, mode=mode, active=active
+                    chat_id=chat_id,
+                    query=query,
+                    number=topic_number,
+                    thread_id=thread_id,
+                    mode=mode,
+                    active=active,
                 )
+                topic_number += 1
                 session.add(topic)
                 session.flush()
                 existing[query.casefold()] = topic
@@ -1132,7 +1183,8 @@ class Store:
                         session.flush()
                     assert search.id is not None
                     if search.id not in linked:
-                        session.add(ChatSource(chat_id=chat_id, source_id=search.id))
+                        session.add(ChatSource(chat_id=chat_id, source_id=search.id, number=number))
+                        number += 1
                         linked.add(search.id)
             for name, value in settings.items():
                 setattr(chat, name, value)

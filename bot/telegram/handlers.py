@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -24,14 +25,17 @@ from telegram.ext import (
 )
 
 from bot.config import Settings
+from bot.domain import UserError
 from bot.match import Aliases, MatchDoc, QueryError, match, parse_query
+from bot.render.problems import problem, wording
 from bot.sources.articles import ArticleFetcher
-from bot.sources.fetch import Fetcher, FetchError
-from bot.sources.netguard import BlockedAddress, validate_url
-from bot.sources.probe import NotASource, probe_source
+from bot.sources.fetch import Fetcher
+from bot.sources.netguard import with_scheme
 from bot.sources.search import search_feeds
-from bot.storage.models import Chat, Source, Topic, utcnow
+from bot.storage.models import Chat, Topic, utcnow
 from bot.storage.store import QuotaExceeded, Store
+from bot.subscribers.sources import check_source
+from bot.subscribers.topics import refuse_duplicate
 from bot.telegram import i18n, texts
 
 log = logging.getLogger(__name__)
@@ -85,6 +89,20 @@ async def reply(update: Update, text: str) -> None:
     message = update.effective_message
     if message is not None:
         await message.reply_html(text, do_quote=False)
+
+
+def translated(callback: Handler) -> Handler:
+    """The reply path for UserError: the handler raises it, the chat reads it in its language."""
+
+    @functools.wraps(callback)
+    async def run(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        try:
+            await callback(update, context)
+        except UserError as error:
+            lang = await language_of(update, services_of(context))
+            await reply(update, i18n.t(lang, "errors_extra.problem", problem=problem(lang, error)))
+
+    return run
 
 
 def services_of(context: ContextTypes.DEFAULT_TYPE) -> Services:
@@ -247,12 +265,14 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     try:
         query = parse_query(text, services.aliases)
     except QueryError as exc:
-        await reply(update, texts.query_error(str(exc), lang))
+        await reply(update, texts.query_error(problem(lang, exc), lang))
         return
     language = await ensure_chat(update, services)
     chat = update.effective_chat
     message = update.effective_message
     assert chat is not None
+    topics = await asyncio.to_thread(services.store.list_topics, chat.id)
+    refuse_duplicate(topics, query, services.aliases)
     thread_id = (
         message.message_thread_id if message is not None and message.is_topic_message else None
     )
@@ -263,7 +283,7 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     except QuotaExceeded:
         await reply(update, texts.topic_quota(services.settings.max_topics_per_chat, lang))
         return
-    await reply(update, texts.watching(topic, query.describe(), lang))
+    await reply(update, texts.watching(topic, query.describe(wording(lang)), lang))
 
 
 async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -285,23 +305,6 @@ async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, texts.unwatched(topic, lang))
 
 
-async def reply_about_sources(
-    update: Update,
-    context: ContextTypes.DEFAULT_TYPE,
-    render: Callable[[Sequence[Source], str], str],
-) -> None:
-    services = services_of(context)
-    lang = await language_of(update, services)
-    chat = update.effective_chat
-    assert chat is not None
-    found = await asyncio.to_thread(services.store.sources_for_chat, chat.id)
-    await reply(update, render(found, lang))
-
-
-async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await reply_about_sources(update, context, texts.sources_list)
-
-
 async def add_source(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     allowed = await change_request(update, context)
     if allowed is None:
@@ -311,25 +314,28 @@ async def add_source(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if not wanted:
         await reply(update, texts.addsource_usage(lang))
         return
-    if len(wanted) > MAX_URL_LENGTH:
-        await reply(update, texts.source_refused(i18n.t(lang, "addsource.too_long"), lang))
-        return
-    if "://" not in wanted:
-        wanted = "https://" + wanted
-    try:
-        url = validate_url(wanted, allow_private=services.settings.allow_private_networks)
-    except (BlockedAddress, ValueError) as exc:
-        await reply(update, texts.source_refused(str(exc), lang))
-        return
     assert services.fetcher is not None and services.articles is not None
+    known = await asyncio.to_thread(services.store.global_source, with_scheme(wanted))
+    if known is not None:
+        await reply(update, texts.global_source("global_source.add", known, lang))
+        return
     try:
-        probe = await probe_source(services.fetcher, services.articles, url)
-    except (FetchError, NotASource) as exc:
-        await reply(update, texts.source_refused(str(exc), lang))
+        probe = await check_source(
+            services.fetcher,
+            services.articles,
+            wanted,
+            allow_private=services.settings.allow_private_networks,
+        )
+    except UserError as exc:
+        await reply(update, texts.source_refused(problem(lang, exc), lang))
         return
     await ensure_chat(update, services)
     chat = update.effective_chat
     assert chat is not None
+    known = await asyncio.to_thread(services.store.global_source, probe.url)
+    if known is not None:
+        await reply(update, texts.global_source("global_source.add", known, lang))
+        return
     try:
         source, added = await asyncio.to_thread(
             services.store.add_chat_source,
@@ -360,13 +366,18 @@ async def remove_source(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         services.store.remove_chat_source, chat.id, wanted[:MAX_URL_LENGTH]
     )
     if source is None:
+        known = await asyncio.to_thread(
+            services.store.global_source, with_scheme(wanted[:MAX_URL_LENGTH])
+        )
+        if known is not None:
+            await reply(update, texts.global_source("global_source.remove", known, lang))
+            return
         await reply(update, texts.source_missing(wanted, lang))
         return
+    if source.is_global:
+        await reply(update, texts.global_source("global_source.remove", source, lang))
+        return
     await reply(update, texts.source_removed(source, lang))
-
-
-async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await reply_about_sources(update, context, texts.status_report)
 
 
 async def recent(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -379,7 +390,9 @@ async def recent(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if wanted:
         topics = await asyncio.to_thread(services.store.list_topics, chat.id)
         key = wanted.lstrip("#").casefold()
-        match_ = next((t for t in topics if str(t.id) == key or t.query.casefold() == key), None)
+        match_ = next(
+            (t for t in topics if str(t.number) == key or t.query.casefold() == key), None
+        )
         if match_ is None:
             await reply(update, texts.unwatch_missing(wanted, lang))
             return
@@ -399,7 +412,7 @@ async def preview(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     try:
         query = parse_query(text[:MAX_QUERY_LENGTH], services.aliases)
     except QueryError as exc:
-        await reply(update, texts.query_error(str(exc), lang))
+        await reply(update, texts.query_error(problem(lang, exc), lang))
         return
     items = await asyncio.to_thread(
         services.store.items_since, utcnow() - timedelta(hours=PREVIEW_HOURS)
@@ -409,9 +422,8 @@ async def preview(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         for item in items
         if match(query, MatchDoc(item.title, item.summary, _site(item.url), item.language))
     ]
-    await reply(
-        update, texts.preview_result(query.describe(), hits, len(items), PREVIEW_HOURS, lang)
-    )
+    understood = query.describe(wording(lang))
+    await reply(update, texts.preview_result(understood, hits, len(items), PREVIEW_HOURS, lang))
 
 
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -463,26 +475,26 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 COMMAND_HANDLERS: dict[str, Handler] = {
     "watch": watch,
     "unwatch": unwatch,
-    "sources": sources,
     "addsource": add_source,
     "removesource": remove_source,
-    "status": status,
     "recent": recent,
     "preview": preview,
 }
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any], services: Services) -> None:
-    # Both build on this module's helpers, so they are imported here.
-    from bot.telegram import manage
+    # These build on this module's helpers, so they are imported here.
+    from bot.telegram import manage, settings_view, source_pages
     from bot.telegram.prefs import PREF_COMMANDS
 
     application.bot_data["services"] = services
     for name, callback in {**COMMAND_HANDLERS, **PREF_COMMANDS}.items():
-        application.add_handler(CommandHandler(name, callback))
+        application.add_handler(CommandHandler(name, translated(callback)))
     # /start, /help, /list, /lang, /channel, /export, /import, operators' commands, their
     # buttons, the flood guard and membership changes; before the catch-alls below.
     manage.register(application)
+    source_pages.register(application)
+    settings_view.register(application)
     application.add_handler(CallbackQueryHandler(button))
     application.add_handler(MessageHandler(filters.COMMAND, unknown_command))
     application.add_handler(

@@ -58,10 +58,14 @@ from telegram.ext import (
 
 from bot.config import Settings
 from bot.delivery.flood import BACKGROUND, send_priority
+from bot.domain import UserError
 from bot.match import Aliases, QueryError, parse_query
-from bot.sources.netguard import BlockedAddress, validate_url
+from bot.render.problems import problem, wording
+from bot.sources.netguard import BlockedAddress, validate_url, with_scheme
 from bot.storage.models import Chat, Source, Topic, utcnow
 from bot.storage.store import QuotaExceeded
+from bot.subscribers.sources import check_sources
+from bot.subscribers.topics import same_topic
 from bot.telegram import i18n, texts
 from bot.telegram.format import escape, shorten
 from bot.telegram.handlers import (
@@ -78,7 +82,7 @@ from bot.telegram.handlers import (
     reply,
     services_of,
 )
-from bot.telegram.i18n import t
+from bot.telegram.i18n import t, tn
 
 log = logging.getLogger(__name__)
 
@@ -274,7 +278,7 @@ async def starter_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         topics = await asyncio.to_thread(services.store.list_topics, chat.id)
         same = next((x for x in topics if x.query.casefold() == starter.query.casefold()), None)
         if same is not None:
-            answer = t(lang, "welcome.already", id=same.id)
+            answer = t(lang, "welcome.already", id=same.number)
             return
         query = parse_query(starter.query, services.aliases)
         thread_id = _thread_of(press.message if isinstance(press.message, Message) else None)
@@ -289,7 +293,7 @@ async def starter_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         try:
             await context.bot.send_message(
                 chat.id,
-                texts.watching(topic, query.describe(), lang),
+                texts.watching(topic, query.describe(wording(lang)), lang),
                 parse_mode=ParseMode.HTML,
                 message_thread_id=thread_id,
             )
@@ -367,24 +371,26 @@ def list_view(
         text += "\n" + t(lang, "list.page", page=page + 1, pages=pages)
     rows: list[list[InlineKeyboardButton]] = []
     for topic in shown:
-        assert topic.id is not None
+        assert topic.number is not None
         mode = topic.mode if topic.mode in MODES else "instant"
-        if topic.active:
+        if topic.active and texts.muted_until(topic) is None:
             toggle = InlineKeyboardButton(
-                t(lang, "buttons.pause", id=topic.id),
-                callback_data=_list_data("a", topic.id, page, "0", target),
+                t(lang, "buttons.pause", id=topic.number),
+                callback_data=_list_data("a", topic.number, page, "0", target),
             )
         else:
             toggle = InlineKeyboardButton(
-                t(lang, "buttons.resume", id=topic.id),
-                callback_data=_list_data("a", topic.id, page, "1", target),
+                t(lang, "buttons.resume", id=topic.number),
+                callback_data=_list_data("a", topic.number, page, "1", target),
             )
         switch = InlineKeyboardButton(
             t(lang, f"buttons.{mode}"),
-            callback_data=_list_data("m", topic.id, page, _MODE_LETTER[NEXT_MODE[mode]], target),
+            callback_data=_list_data(
+                "m", topic.number, page, _MODE_LETTER[NEXT_MODE[mode]], target
+            ),
         )
         remove = InlineKeyboardButton(
-            t(lang, "buttons.remove"), callback_data=_list_data("r", topic.id, page, "", target)
+            t(lang, "buttons.remove"), callback_data=_list_data("r", topic.number, page, "", target)
         )
         rows.append([toggle, switch, remove])
     if pages > 1:
@@ -409,14 +415,14 @@ def list_view(
 def confirm_view(
     topic: Topic, page: int, lang: str, target: int | None
 ) -> tuple[str, InlineKeyboardMarkup]:
-    assert topic.id is not None
-    text = t(lang, "list.confirm", id=topic.id, query=escape(shorten(topic.query, 300)))
+    assert topic.number is not None
+    text = t(lang, "list.confirm", id=topic.number, query=escape(shorten(topic.query, 300)))
     markup = InlineKeyboardMarkup(
         [
             [
                 InlineKeyboardButton(
                     t(lang, "buttons.yes"),
-                    callback_data=_list_data("y", topic.id, page, "", target),
+                    callback_data=_list_data("y", topic.number, page, "", target),
                 ),
                 InlineKeyboardButton(
                     t(lang, "buttons.no"), callback_data=_list_data("l", 0, page, "", target)
@@ -433,7 +439,8 @@ async def list_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     chat = update.effective_chat
     assert chat is not None
     topics = await asyncio.to_thread(services.store.list_topics, chat.id)
-    text, markup = list_view(topics, 0, lang)
+    title = None if _is_private(update) else t(lang, "titles.group_topics")
+    text, markup = list_view(topics, 0, lang, title=title)
     await _send(update, text, markup)
 
 
@@ -463,7 +470,7 @@ async def _list_action(
     found = _LIST_DATA.fullmatch(press.data or "")
     if found is None or chat is None or user is None or press.message is None:
         return expired
-    action, topic_id, page, argument = found[1], int(found[2]), int(found[3]), found[4]
+    action, number, page, argument = found[1], int(found[2]), int(found[3]), found[4]
     target: int | None = int(found[5]) if found[5] else None
     title: str | None = None
     if target is not None:
@@ -480,36 +487,38 @@ async def _list_action(
             return t(lang, "buttons.not_admin")
         chat_id = chat.id
     topics = await asyncio.to_thread(services.store.list_topics, chat_id)
-    topic = next((x for x in topics if x.id == topic_id), None)
+    topic = next((x for x in topics if x.number == number), None)
     answer: str | None = None
     if action == "l":
         pass
-    elif topic is None:
+    elif topic is None or topic.id is None:
         return expired
     elif action == "a" and argument in ("0", "1"):
-        changed = await asyncio.to_thread(
-            services.store.update_topic, chat_id, topic_id, active=argument == "1"
-        )
+        # Resume also lifts a "Mute 24 h": the topic is then live again in every way.
+        values: dict[str, Any] = {"active": argument == "1"}
+        if argument == "1":
+            values["muted_until"] = None
+        changed = await asyncio.to_thread(services.store.update_topic, chat_id, topic.id, **values)
         if changed is None:
             return expired
         services.on_topics_changed()
-        answer = t(lang, "answers.resumed" if changed.active else "answers.paused", id=topic_id)
+        answer = t(lang, "answers.resumed" if changed.active else "answers.paused", id=number)
     elif action == "m" and argument in _LETTER_MODE:
         mode = _LETTER_MODE[argument]
-        changed = await asyncio.to_thread(services.store.update_topic, chat_id, topic_id, mode=mode)
+        changed = await asyncio.to_thread(services.store.update_topic, chat_id, topic.id, mode=mode)
         if changed is None:
             return expired
         services.on_topics_changed()
-        answer = t(lang, "answers.mode", id=topic_id, mode=t(lang, f"modes.{mode}"))
+        answer = t(lang, "answers.mode", id=number, mode=t(lang, f"modes.{mode}"))
     elif action == "r" and not argument:
         question, buttons = confirm_view(topic, page, lang, target)
         if not await _edit(context, press.message, question, buttons):
             return expired
-        return t(lang, "answers.confirm", id=topic_id)
+        return t(lang, "answers.confirm", id=number)
     elif action == "y" and not argument:
-        if await forget_topic(services, chat_id, str(topic_id)) is None:
+        if await forget_topic(services, chat_id, str(number)) is None:
             return expired
-        answer = t(lang, "answers.removed", id=topic_id)
+        answer = t(lang, "answers.removed", id=number)
     else:
         return expired
     topics = await asyncio.to_thread(services.store.list_topics, chat_id)
@@ -638,7 +647,13 @@ async def _channel_watch(
     try:
         query = parse_query(value, services.aliases)
     except QueryError as exc:
-        await reply(update, head + texts.query_error(str(exc), lang))
+        await reply(update, head + texts.query_error(problem(lang, exc), lang))
+        return
+    topics = await asyncio.to_thread(services.store.list_topics, channel.id)
+    same = same_topic(topics, query, services.aliases)
+    if same is not None:
+        duplicate = UserError("duplicate.topic", id=same.number or 0, query=same.query)
+        await reply(update, head + problem(lang, duplicate))
         return
     try:
         topic = await create_topic(
@@ -647,7 +662,7 @@ async def _channel_watch(
     except QuotaExceeded:
         await reply(update, head + texts.topic_quota(services.settings.max_topics_per_chat, lang))
         return
-    await reply(update, head + texts.watching(topic, query.describe(), lang))
+    await reply(update, head + texts.watching(topic, query.describe(wording(lang)), lang))
 
 
 async def _channel_unwatch(
@@ -724,6 +739,15 @@ async def membership_changed(update: Update, context: ContextTypes.DEFAULT_TYPE)
         title=chat.title or chat.username or (user.full_name if user else ""),
         language=user.language_code if user else None,
     )
+    was_in = change.old_chat_member.status not in (ChatMember.LEFT, ChatMember.BANNED)
+    if chat.type in (ChatType.GROUP, ChatType.SUPERGROUP) and not was_in:
+        lang = await language_of(update, services)
+        with suppress(Forbidden, BadRequest):  # a group that does not let the bot speak
+            await context.bot.send_message(
+                chat.id,
+                t(lang, "greeting.group", example=escape(texts.EXAMPLE_QUERY)),
+                parse_mode=ParseMode.HTML,
+            )
 
 
 # -- export and import -------------------------------------------------------------------
@@ -792,7 +816,12 @@ async def export_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     await message.reply_document(
         document.encode("utf-8"),
         filename="summit-watch.json",
-        caption=t(lang, "export.caption", topics=len(topics), sources=len(own)),
+        caption=t(
+            lang,
+            "export.caption",
+            topics=tn(lang, "counts.topics", len(topics)),
+            sources=tn(lang, "counts.sources", len(own)),
+        ),
         do_quote=False,
     )
     if own:
@@ -813,13 +842,20 @@ class ImportProblem(Exception):
         self.values = values
 
     def text(self, lang: str) -> str:
-        return t(lang, f"import.errors.{self.key}", **self.values)
+        """Values are escaped already, or are UserErrors (a query's, a URL's) to translate."""
+        values = {
+            name: problem(lang, value) if isinstance(value, UserError) else value
+            for name, value in self.values.items()
+        }
+        key = self.key if "." in self.key else f"import.errors.{self.key}"
+        return t(lang, key, **values)
 
 
 @dataclass
 class ImportPlan:
     topics: list[tuple[str, str, bool]] = field(default_factory=list)  # query, mode, active
     sources: list[tuple[str, str, str]] = field(default_factory=list)  # url, name, kind
+    origins: list[str] = field(default_factory=list)  # where each source is in the file
     settings: dict[str, Any] = field(default_factory=dict)
 
 
@@ -883,9 +919,9 @@ def _flag(value: Any, path: str) -> bool:
 def _url(value: Any, path: str, allow_private: bool) -> str:
     url = _string(value, path, MAX_URL_LENGTH)
     try:
-        return validate_url(url, allow_private=allow_private)
+        return validate_url(with_scheme(url), allow_private=allow_private)
     except (BlockedAddress, ValueError) as exc:
-        raise ImportProblem("url", path=path, message=escape(str(exc))) from None
+        raise ImportProblem("url", path=path, message=exc) from None
 
 
 def _timezone(value: Any, path: str) -> str:
@@ -937,8 +973,11 @@ def _read_json(text: str, *, aliases: Aliases | None, allow_private: bool) -> Im
     if top["format"] != EXPORT_FORMAT:
         raise ImportProblem("wrong_format", path="format")
     version = top["version"]
+    if isinstance(version, str):
+        raise ImportProblem("import_check.version_type", path="version")
     if isinstance(version, bool) or version != EXPORT_VERSION:
-        raise ImportProblem("wrong_version", path="version", version=escape(str(version)[:20]))
+        shown = escape(json.dumps(version)[:20])
+        raise ImportProblem("import_check.version", path="version", version=shown)
     if "exported_at" in top:
         _string(top["exported_at"], "exported_at", 64)
     plan = ImportPlan()
@@ -973,7 +1012,7 @@ def _read_json(text: str, *, aliases: Aliases | None, allow_private: bool) -> Im
         try:
             query = parse_query(raw, aliases).text
         except QueryError as exc:
-            raise ImportProblem("query", path=f"{path}.query", message=escape(str(exc))) from None
+            raise ImportProblem("query", path=f"{path}.query", message=exc) from None
         mode = _choice(entry.get("mode", "instant"), f"{path}.mode", MODES)
         active = _flag(entry.get("active", True), f"{path}.active")
         if query.casefold() not in seen:
@@ -994,6 +1033,7 @@ def _read_json(text: str, *, aliases: Aliases | None, allow_private: bool) -> Im
         if url not in urls:
             urls.add(url)
             plan.sources.append((url, name, kind))
+            plan.origins.append(f"{path}.url")
     return plan
 
 
@@ -1020,6 +1060,7 @@ def _read_opml(data: bytes, *, allow_private: bool) -> ImportPlan:
         if url not in urls:
             urls.add(url)
             plan.sources.append((url, name, "feed"))
+            plan.origins.append(f"outline[{index}].xmlUrl")
     if not plan.sources:
         raise ImportProblem("no_feeds")
     return plan
@@ -1072,8 +1113,9 @@ async def import_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
             aliases=services.aliases,
             allow_private=services.settings.allow_private_networks,
         )
-    except ImportProblem as problem:
-        await reply(update, t(lang, "import.invalid", error=problem.text(lang)))
+        plan.sources = await _checked_sources(services, plan)
+    except ImportProblem as refusal:
+        await reply(update, t(lang, "import.invalid", error=refusal.text(lang)))
         return
     search_language = await ensure_chat(update, services)
     language = plan.settings.get("language", search_language)
@@ -1111,12 +1153,40 @@ async def import_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         t(
             lang,
             "import.done",
-            topics_added=added,
-            topics_updated=updated,
-            sources_added=linked,
+            topics_added=tn(lang, "counts.new_topics", added),
+            topics_updated=tn(lang, "counts.updated", updated),
+            sources_added=tn(lang, "counts.new_sources", linked),
             settings=t(lang, "import.settings") if plan.settings else "",
         ),
     )
+
+
+async def _checked_sources(services: Services, plan: ImportPlan) -> list[tuple[str, str, str]]:
+    """Each source checked exactly as /addsource checks it; the first refusal stops the import.
+
+    Sources every chat already has are left out; the others are kept as the check found them
+    (a page that names its feed becomes the feed)."""
+    assert services.fetcher is not None and services.articles is not None
+    kept: list[tuple[str, str, str]] = []
+    wanted = []
+    for url, name, kind in plan.sources:
+        if await asyncio.to_thread(services.store.global_source, url) is None:
+            wanted.append((url, name, kind))
+    try:
+        checks = await check_sources(
+            services.fetcher,
+            services.articles,
+            [url for url, _, _ in wanted],
+            allow_private=services.settings.allow_private_networks,
+        )
+    except UserError as refusal:
+        raise ImportProblem("import_check.source", path="sources", reason=refusal) from None
+    origins = dict(zip((url for url, _, _ in plan.sources), plan.origins, strict=True))
+    for (url, name, _), found in zip(wanted, checks, strict=True):
+        if isinstance(found, UserError):
+            raise ImportProblem("import_check.source", path=origins[url], reason=found)
+        kept.append((found.url, name or found.name, found.kind))
+    return kept
 
 
 # -- the flood guard -----------------------------------------------------------------------

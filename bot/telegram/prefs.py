@@ -8,9 +8,12 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.delivery.timing import TimingError, parse_clock, parse_quiet, parse_timezone
+from bot.render.problems import problem
+from bot.storage.models import Topic
 from bot.telegram import texts
 from bot.telegram.format import escape
 from bot.telegram.handlers import (
+    Services,
     command_argument,
     ensure_chat,
     language_of,
@@ -39,6 +42,14 @@ async def _set_chat(update: Update, context: ContextTypes.DEFAULT_TYPE, **values
     await asyncio.to_thread(services.store.update_chat, chat.id, **values)
 
 
+async def _numbered_topic(services: Services, chat_id: int, typed: str) -> Topic | None:
+    """The chat's topic by the number it typed ("2" or "#2")."""
+    digits = typed.lstrip("#")
+    if not digits.isdigit() or len(digits) > 9:
+        return None
+    return await asyncio.to_thread(services.store.topic_by_number, chat_id, int(digits))
+
+
 async def mode(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     services = services_of(context)
     lang = await language_of(update, services)
@@ -50,14 +61,14 @@ async def mode(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     chat = update.effective_chat
     assert chat is not None
-    topic = await asyncio.to_thread(
-        services.store.update_topic, chat.id, int(parts[0].lstrip("#")), mode=parts[1].lower()
-    )
-    if topic is None:
+    topic = await _numbered_topic(services, chat.id, parts[0])
+    if topic is None or topic.id is None:
         await reply(update, t(lang, "prefs.no_topic"))
         return
+    await asyncio.to_thread(services.store.update_topic, chat.id, topic.id, mode=parts[1].lower())
     services.on_topics_changed()
-    await reply(update, t(lang, "prefs.mode_set", id=topic.id, mode=topic.mode))
+    mode_name = t(lang, f"modes.{parts[1].lower()}")
+    await reply(update, t(lang, "prefs.mode_set", id=topic.number, mode=mode_name))
 
 
 async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -69,7 +80,7 @@ async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     try:
         name = parse_timezone(text)
     except TimingError as exc:
-        await reply(update, f"⚠️ {escape(str(exc))}\n{t(lang, 'prefs.tz_usage')}")
+        await reply(update, f"⚠️ {problem(lang, exc)}\n{t(lang, 'prefs.tz_usage')}")
         return
     if not await _allowed(update, context, lang):
         return
@@ -86,7 +97,7 @@ async def quiet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     try:
         window = parse_quiet(parts[0])
     except TimingError as exc:
-        await reply(update, f"⚠️ {escape(str(exc))}\n{t(lang, 'prefs.quiet_usage')}")
+        await reply(update, f"⚠️ {problem(lang, exc)}\n{t(lang, 'prefs.quiet_usage')}")
         return
     if not await _allowed(update, context, lang):
         return
@@ -129,14 +140,14 @@ async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat = update.effective_chat
     assert chat is not None
     enabled = parts[1].lower() == "on"
-    topic = await asyncio.to_thread(
-        services.store.update_topic, chat.id, int(parts[0].lstrip("#")), search=enabled
-    )
-    if topic is None:
+    topic = await _numbered_topic(services, chat.id, parts[0])
+    if topic is None or topic.id is None:
         await reply(update, t(lang, "prefs.no_topic"))
         return
+    await asyncio.to_thread(services.store.update_topic, chat.id, topic.id, search=enabled)
     await sync_search_sources(services, chat.id)
-    await reply(update, t(lang, "prefs.search_on" if enabled else "prefs.search_off", id=topic.id))
+    key = "prefs.search_on" if enabled else "prefs.search_off"
+    await reply(update, t(lang, key, id=topic.number))
 
 
 PREF_COMMANDS = {

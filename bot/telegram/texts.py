@@ -7,7 +7,7 @@ every function takes the reply language as `lang` (English when omitted).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from bot.storage.models import Item, Source, Story, Topic, utcnow
 from bot.telegram.format import escape, safe_link, shorten
@@ -33,6 +33,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("tz", "Your time zone, for quiet hours and digests", "/tz Asia/Kolkata"),
     ("quiet", "Quiet hours: silent, or held until they end", "/quiet 23:00-07:00 hold"),
     ("digest", "When the daily digest arrives (local time)", "/digest 08:00"),
+    ("settings", "Language, time zone, quiet hours and digest time, with buttons", "/settings"),
     ("search", "News-search feeds for a topic, on or off", "/search 1 off"),
     ("preview", "Try a query on the last 72 hours without saving it", "/preview Putin Modi summit"),
     ("lang", "Reply language: English or Russian", "/lang ru"),
@@ -54,6 +55,12 @@ OPERATOR_COMMANDS: list[tuple[str, str, str]] = [
 def command_description(name: str, english: str, lang: str = "en") -> str:
     key = f"commands.{name}"
     return t(lang, key) if has(key) else english
+
+
+def command_example(name: str, example: str, lang: str = "en") -> str:
+    """An example is a command line, except where it explains in words how to send it."""
+    key = f"help_extra.{name}_example"
+    return t(lang, key) if has(key) else example
 
 
 def query_syntax(lang: str = "en") -> str:
@@ -81,7 +88,7 @@ def help_text(lang: str = "en", *, operator: bool = False) -> str:
                 "help.line",
                 name=name,
                 about=escape(command_description(name, about, lang)),
-                example=escape(example),
+                example=escape(command_example(name, example, lang)),
             )
             for name, about, example in commands
         ]
@@ -96,8 +103,9 @@ def watch_usage(lang: str = "en") -> str:
     return t(lang, "watch.usage") + "\n\n" + query_syntax(lang)
 
 
-def query_error(message: str, lang: str = "en") -> str:
-    return t(lang, "watch.query_error", message=escape(message)) + "\n\n" + query_syntax(lang)
+def query_error(message_html: str, lang: str = "en") -> str:
+    """A query's problem, already in `lang` and escaped, with the syntax help."""
+    return t(lang, "watch.query_error", message=message_html) + "\n\n" + query_syntax(lang)
 
 
 def query_too_long(limit: int, lang: str = "en") -> str:
@@ -108,21 +116,35 @@ def watching(topic: Topic, understood: str, lang: str = "en") -> str:
     return t(
         lang,
         "watch.watching",
-        id=topic.id,
+        id=topic.number,
         query=escape(topic.query),
         understood=escape(understood),
     )
 
 
+def muted_until(topic: Topic) -> datetime | None:
+    """When a "Mute 24 h" ends, if it has not ended yet."""
+    until = topic.muted_until
+    if until is None:
+        return None
+    if until.tzinfo is None:
+        until = until.replace(tzinfo=UTC)
+    return until if until > utcnow() else None
+
+
 def topic_line(topic: Topic, lang: str = "en") -> str:
     mode = topic.mode if topic.mode in ("instant", "hourly", "daily") else "instant"
+    state = "" if topic.active else t(lang, "list.paused")
+    until = muted_until(topic)
+    if until is not None:
+        state += t(lang, "mute.line", until=until.strftime(t(lang, "mute.until_format")))
     return t(
         lang,
         "list.line",
-        id=topic.id,
+        id=topic.number,
         query=escape(shorten(topic.query, 300)),
         mode=t(lang, f"modes.{mode}"),
-        paused="" if topic.active else t(lang, "list.paused"),
+        paused=state,
     )
 
 
@@ -144,7 +166,7 @@ def topics_list(topics: Sequence[Topic], lang: str = "en", *, title: str | None 
 
 
 def unwatched(topic: Topic, lang: str = "en") -> str:
-    return t(lang, "unwatch.done", id=topic.id, query=escape(topic.query))
+    return t(lang, "unwatch.done", id=topic.number, query=escape(topic.query))
 
 
 def unwatch_missing(wanted: str, lang: str = "en") -> str:
@@ -170,32 +192,6 @@ def ago(moment: datetime | None, lang: str = "en") -> str:
         return t(lang, "time.never")
     return t(
         lang, "time.ago", when=duration(max(0, int((utcnow() - moment).total_seconds())), lang)
-    )
-
-
-def source_line(source: Source, lang: str = "en") -> str:
-    name = escape(shorten(source.name or source.url, 60))
-    if source.retired:
-        health = t(lang, "sources.gone")
-    elif source.error_streak:
-        reason = escape(shorten(source.last_error or "", 80))
-        health = t(lang, "sources.failing", count=source.error_streak, reason=reason)
-    elif source.last_success_at:
-        health = t(lang, "sources.checked", ago=ago(source.last_success_at, lang))
-    else:
-        health = t(lang, "sources.not_checked")
-    scope = t(lang, f"sources.{source.kind}") if source.kind in ("search", "page") else ""
-    scope += "" if source.is_global else f" #{source.id}"
-    return t(lang, "sources.line", name=name, scope=scope, health=health)
-
-
-def sources_list(sources: Sequence[Source], lang: str = "en") -> str:
-    if not sources:
-        return t(lang, "sources.none")
-    return (
-        t(lang, "sources.title")
-        + "\n"
-        + "\n".join(source_line(source, lang) for source in sources[:50])
     )
 
 
@@ -228,8 +224,14 @@ ADDSOURCE_USAGE = addsource_usage()
 REMOVESOURCE_USAGE = removesource_usage()
 
 
-def source_refused(reason: str, lang: str = "en") -> str:
-    return t(lang, "addsource.refused", reason=escape(shorten(reason, 200)))
+def source_refused(reason_html: str, lang: str = "en") -> str:
+    """Why an address can't be a source, already in `lang` and escaped."""
+    return t(lang, "addsource.refused", reason=reason_html)
+
+
+def global_source(key: str, source: Source, lang: str = "en") -> str:
+    """A source every chat already has: nothing to add or remove here."""
+    return t(lang, key, name=escape(shorten(source.name or source.url, 80)))
 
 
 def source_added(
@@ -260,32 +262,6 @@ def source_missing(wanted: str, lang: str = "en") -> str:
 
 def source_removed(source: Source, lang: str = "en") -> str:
     return t(lang, "removesource.removed", name=escape(shorten(source.name or source.url, 80)))
-
-
-def status_report(sources: Sequence[Source], lang: str = "en") -> str:
-    if not sources:
-        return t(lang, "sources.none")
-    lines = [t(lang, "status.title")]
-    for source in sources[:30]:
-        name = escape(shorten(source.name or source.url, 60))
-        share = f"{source.not_modified_count / source.polls:.0%}" if source.polls else "–"
-        lines.append(
-            t(
-                lang,
-                "status.line",
-                name=name,
-                success=ago(source.last_success_at, lang),
-                errors=source.error_streak,
-                share=share,
-                next=until(source.next_check_at, lang),
-            )
-        )
-        if source.last_error:
-            reason = escape(shorten(source.last_error, 100))
-            lines.append(
-                t(lang, "status.last_error", ago=ago(source.last_error_at, lang), reason=reason)
-            )
-    return "\n".join(lines)
 
 
 def until(moment: datetime | None, lang: str = "en") -> str:
@@ -320,7 +296,7 @@ def not_relevant_noted(lang: str = "en") -> str:
 
 
 def muted(topic: Topic, lang: str = "en") -> str:
-    return t(lang, "alert.muted", id=topic.id)
+    return t(lang, "alert.muted", id=topic.number)
 
 
 def recent_stories(stories: Sequence[tuple[Story, int]], lang: str = "en") -> str:

@@ -1,0 +1,1 @@
+"""What the chat commands do, apart from how Telegram delivers them."""
