@@ -962,10 +962,10 @@ def _read_json(text: str, *, aliases: Aliases | None, allow_private: bool) -> Im
     except RecursionError:
         raise ImportProblem("too_deep") from None
     except json.JSONDecodeError as exc:
-        detail = f"line {exc.lineno}, column {exc.colno}: {exc.msg}"
-        raise ImportProblem("bad_json", detail=escape(detail)) from None
-    except ValueError as exc:
-        raise ImportProblem("bad_json", detail=escape(str(exc))) from None
+        where = UserError("import_check.position", line=exc.lineno, column=exc.colno)
+        raise ImportProblem("bad_json", detail=where) from None
+    except ValueError:
+        raise ImportProblem("bad_json", detail=UserError("import_check.constant")) from None
     top = _object(document, "", _TOP_KEYS)
     for key in ("format", "version"):
         if key not in top:
@@ -1045,7 +1045,9 @@ def _read_opml(data: bytes, *, allow_private: bool) -> ImportPlan:
     except DefusedXmlException:
         raise ImportProblem("forbidden_xml") from None
     except ParseError as exc:
-        raise ImportProblem("bad_xml", detail=escape(str(exc))) from None
+        line, column = exc.position
+        where = UserError("import_check.position", line=line, column=column + 1)
+        raise ImportProblem("bad_xml", detail=where) from None
     body = root.find("body") if root.tag == "opml" else None
     if body is None:
         raise ImportProblem("not_opml")
