@@ -106,3 +106,15 @@ def test_db_upgrade_reports_the_revision(tmp_path: Path) -> None:
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
     result = summit_watch("db", "upgrade", env=env, cwd=tmp_path)
     assert result.returncode == 0 and result.stdout.startswith("database at revision 00")
+
+
+def test_check_reads_an_address_without_a_scheme_as_addsource_does(
+    feeds: FeedServer, tmp_path: Path
+) -> None:
+    feeds.set("/good.xml", rss([Entry("Putin and Modi hold summit", "https://a.test/1")]))
+    bare = feeds.url("/good.xml").removeprefix("http://")
+    result = summit_watch("check", bare, cwd=tmp_path)
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"https://{bare}: ")
+    assert "not a public address" in line and "ALLOW_PRIVATE_NETWORKS=true" in line

@@ -165,6 +165,20 @@ def shown(message: SentMessage) -> list[str]:
     return [message.text or "", *labels]
 
 
+async def exchange(fake: FakeTelegram, text: str, **kwargs: Any) -> list[SentMessage]:
+    """Send as Ivan; the bot's replies."""
+    before = len(fake.sent_to(IVAN))
+    fake.send_message(IVAN, text, **kwargs)
+    assert await wait_until(lambda: len(fake.sent_to(IVAN)) > before, 20), text
+    return fake.sent_to(IVAN)[before:]
+
+
+async def press(fake: FakeTelegram, message_id: int, data: str) -> str:
+    query_id = fake.press_button(IVAN, message_id, data)
+    assert await wait_until(lambda: fake.callback_answer(query_id) is not None, 20), data
+    return str((fake.callback_answer(query_id) or {}).get("text", ""))
+
+
 async def test_a_russian_user_meets_no_english_on_any_reply_path(
     bot: BotUnderTest, fake: FakeTelegram, feeds: FeedServer
 ) -> None:
@@ -174,15 +188,12 @@ async def test_a_russian_user_meets_no_english_on_any_reply_path(
     ru: dict[str, Any] = {"language_code": "ru", "username": "ivan"}
     heard: list[tuple[str, str]] = []
     for command in walk(feeds):
-        before = len(fake.sent_to(IVAN))
-        fake.send_message(IVAN, command, **ru)
-        assert await wait_until(lambda: len(fake.sent_to(IVAN)) > before, 20), command
-        heard += [(command, text) for m in fake.sent_to(IVAN)[before:] for text in shown(m)]
+        replies = await exchange(fake, command, **ru)
+        heard += [(command, text) for m in replies for text in shown(m)]
     for content, name in IMPORTS:
-        before = len(fake.sent_to(IVAN))
-        fake.send_message(IVAN, "/import", document=fake.upload_file(content.encode(), name), **ru)
-        assert await wait_until(lambda: len(fake.sent_to(IVAN)) > before, 20), name
-        heard += [(name, text) for m in fake.sent_to(IVAN)[before:] for text in shown(m)]
+        document = fake.upload_file(content.encode(), name)
+        replies = await exchange(fake, "/import", document=document, **ru)
+        heard += [(name, text) for m in replies for text in shown(m)]
     before = len(fake.documents_to(IVAN))
     fake.send_message(IVAN, "/export", **ru)
     assert await wait_until(lambda: len(fake.documents_to(IVAN)) > before, 20)
@@ -193,12 +204,9 @@ async def test_a_russian_user_meets_no_english_on_any_reply_path(
         for row in message.reply_markup["inline_keyboard"] if message.reply_markup else []:
             for button in row:
                 data = button.get("callback_data")
-                if not data or data.startswith(("t:y", "set:l")):
+                if not data or data.startswith(("n:y", "set:l")):
                     continue
-                query_id = fake.press_button(IVAN, message.message_id, data)
-                assert await wait_until(lambda: fake.callback_answer(query_id) is not None, 20)
-                answer = fake.callback_answer(query_id) or {}
-                heard.append((data, str(answer.get("text", ""))))
+                heard.append((data, await press(fake, message.message_id, data)))
                 current = fake.message(IVAN, message.message_id)
                 if current is not None:
                     heard += [(data, text) for text in shown(current)]

@@ -166,7 +166,7 @@ async def test_list_buttons_pause_switch_and_remove_by_editing_in_place(
     await say(fake, ALICE, "/watch BRICS expansion")
     first, second = bot.store.list_topics(ALICE)
     await say(fake, BOB, "/watch cricket final")
-    bobs = bot.store.list_topics(BOB)[0]
+    assert bot.store.list_topics(BOB)[0].number == 1  # numbers count per chat
 
     listing = await say(fake, ALICE, "/list")
     mid = listing.message_id
@@ -174,14 +174,14 @@ async def test_list_buttons_pause_switch_and_remove_by_editing_in_place(
     assert len(buttons(listing)) == 6
     assert all(len(b["callback_data"].encode()) <= 64 for b in buttons(listing))
 
-    assert await press(fake, ALICE, mid, button_data(listing, f"Pause #{first.id}")) == (
-        f"Paused #{first.id}."
+    assert await press(fake, ALICE, mid, button_data(listing, f"Pause #{first.number}")) == (
+        f"Paused #{first.number}."
     )
     edited = fake.message(ALICE, mid)
     assert edited is not None and edited.edited and "paused" in (edited.text or "")
     assert not bot.store.list_topics(ALICE)[0].active
-    resumed = await press(fake, ALICE, mid, button_data(edited, f"Resume #{first.id}"))
-    assert resumed == f"Resumed #{first.id}." and bot.store.list_topics(ALICE)[0].active
+    resumed = await press(fake, ALICE, mid, button_data(edited, f"Resume #{first.number}"))
+    assert resumed == f"Resumed #{first.number}." and bot.store.list_topics(ALICE)[0].active
 
     for expected in ("daily", "hourly", "instant"):
         current = fake.message(ALICE, mid)
@@ -192,8 +192,8 @@ async def test_list_buttons_pause_switch_and_remove_by_editing_in_place(
     assert len(fake.edits_of(ALICE, mid)) == 5
     assert len(fake.sent_to(ALICE)) == 3  # two confirmations and the list: all edits since
 
-    remove = f"t:r:{second.id}:0::"
-    assert await press(fake, ALICE, mid, remove) == f"Remove #{second.id}?"
+    remove = f"n:r:{second.number}:0::"
+    assert await press(fake, ALICE, mid, remove) == f"Remove #{second.number}?"
     confirm = fake.message(ALICE, mid)
     assert confirm is not None and "cannot be undone" in (confirm.text or "")
     assert await press(fake, ALICE, mid, button_data(confirm, "No")) == ""
@@ -202,19 +202,20 @@ async def test_list_buttons_pause_switch_and_remove_by_editing_in_place(
     )
     await press(fake, ALICE, mid, remove)
     yes = button_data(fake.message(ALICE, mid), "Yes")
-    assert await press(fake, ALICE, mid, yes) == f"Removed #{second.id}."
+    assert await press(fake, ALICE, mid, yes) == f"Removed #{second.number}."
     assert [t.id for t in bot.store.list_topics(ALICE)] == [first.id]
     assert "BRICS" not in (fake.message(ALICE, mid).text or "")
 
     expired = "This button has expired."
     stale_or_forged = [
         yes,  # removed already
-        f"t:a:{second.id}:0:0:",  # removed topic
-        f"t:a:{bobs.id}:0:0:",  # another chat's topic
-        f"t:a:{first.id}:0:7:",  # not a state
-        f"t:a:{first.id}:0:0:{CHANNEL}",  # a channel that was never linked
-        "t:zz",
-        "t:m:1:0:q:",
+        f"n:a:{second.number}:0:0:",  # removed topic
+        "n:a:99:0:0:",  # a number this chat does not have
+        f"t:a:{first.id}:0:0:",  # the format of an older version
+        f"n:a:{first.number}:0:7:",  # not a state
+        f"n:a:{first.number}:0:0:{CHANNEL}",  # a channel that was never linked
+        "n:zz",
+        "n:m:1:0:q:",
         "\x00garbage",
         "mute:999999",
     ]
@@ -246,7 +247,7 @@ async def test_in_a_group_only_admins_watch_and_press(
     assert answer == "Only this chat's admins can change its watches."
     assert bot.store.list_topics(GROUP)[0].active and fake.edits_of(GROUP, listing.message_id) == []
     answer = await press(fake, GROUP, listing.message_id, pause, user_id=GROUP_ADMIN)
-    assert answer == f"Paused #{topic.id}." and not bot.store.list_topics(GROUP)[0].active
+    assert answer == f"Paused #{topic.number}." and not bot.store.list_topics(GROUP)[0].active
 
 
 async def test_a_forum_topic_gets_its_alerts_in_its_own_thread(
@@ -318,7 +319,7 @@ async def test_a_channel_set_up_from_a_private_chat_receives_alerts(
     not_theirs = await press(fake, BOB, listing.message_id, pause)
     assert not_theirs == "Only this chat's admins can change its watches."
     topic = bot.store.list_topics(CHANNEL)[0]
-    assert await press(fake, ALICE, listing.message_id, pause) == f"Paused #{topic.id}."
+    assert await press(fake, ALICE, listing.message_id, pause) == f"Paused #{topic.number}."
     assert not bot.store.list_topics(CHANNEL)[0].active
 
     off = await say(fake, ALICE, "/channel @summitnews off")
@@ -541,7 +542,7 @@ async def test_replies_follow_the_users_language_and_lang_overrides_it(
     assert "Ваши темы" in (listing.text or "") and "Пауза" in str(listing.reply_markup)
     assert "Я не знаю такой команды" in ((await say(fake, BOB, "/frobnicate")).text or "")
     assert "Ничего не сохранено" in ((await say(fake, BOB, "/watch (Putin")).text or "")
-    answer = await press(fake, BOB, listing.message_id, "t:a:999999:0:0:")
+    answer = await press(fake, BOB, listing.message_id, "n:a:999999:0:0:")
     assert answer == "Эта кнопка устарела."
     row = chat_row(bot, BOB)
     assert row is not None and (row.language, row.language_chosen) == ("ru", True)

@@ -81,6 +81,7 @@ from bot.telegram.handlers import (
     may_change,
     reply,
     services_of,
+    translated,
 )
 from bot.telegram.i18n import t, tn
 
@@ -104,10 +105,10 @@ FLOOD_GUARD = "flood_guard"
 BUTTON_GUARD = "button_guard"
 STARTERS = "starter_topics"
 
-# /list buttons: t:<action>:<topic id>:<page>:<argument>:<channel id or empty>
+# /list buttons: n:<action>:<topic number>:<page>:<argument>:<channel id or empty>
 #   a = set active (argument 0/1), m = set mode (i/h/d), r = ask to remove, y = remove,
 #   l = show a page (the "No" of a removal, and paging)
-_LIST_DATA = re.compile(r"t:([amryl]):(\d{1,12}):(\d{1,3}):([01ihd]?):(-?\d{1,16})?")
+_LIST_DATA = re.compile(r"n:([amryl]):(\d{1,12}):(\d{1,3}):([01ihd]?):(-?\d{1,16})?")
 _MODE_LETTER = {"instant": "i", "hourly": "h", "daily": "d"}
 _LETTER_MODE = {letter: mode for mode, letter in _MODE_LETTER.items()}
 _START_DATA = re.compile(r"start:(\d{1,2}):([0-9a-f]{8})")
@@ -343,8 +344,8 @@ async def lang_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 # -- /list and its buttons -----------------------------------------------------------------
 
 
-def _list_data(action: str, topic_id: int, page: int, argument: str, target: int | None) -> str:
-    return f"t:{action}:{topic_id}:{page}:{argument}:{'' if target is None else target}"
+def _list_data(action: str, number: int, page: int, argument: str, target: int | None) -> str:
+    return f"n:{action}:{number}:{page}:{argument}:{'' if target is None else target}"
 
 
 def list_view(
@@ -1391,8 +1392,8 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     application.add_handler(TypeHandler(Update, flood_guard), group=-1)
     application.add_handler(ChatMemberHandler(membership_changed, ChatMemberHandler.MY_CHAT_MEMBER))
     for name, callback in COMMAND_HANDLERS.items():
-        application.add_handler(CommandHandler(name, callback))
-    application.add_handler(CallbackQueryHandler(list_pressed, pattern=r"^t:"))
+        application.add_handler(CommandHandler(name, translated(callback)))
+    application.add_handler(CallbackQueryHandler(list_pressed, pattern=r"^n:"))
     application.add_handler(CallbackQueryHandler(starter_pressed, pattern=r"^start:"))
     application.add_handler(
         MessageHandler(
