@@ -172,9 +172,13 @@ async def test_numbers_are_per_chat_stable_and_duplicates_are_refused(
 async def test_sources_and_status_page_instead_of_stopping(
     fake: FakeTelegram, feeds: FeedServer, database_url: str, tmp_path: Path
 ) -> None:
-    many = {f"Outlet {n:02d}": feeds.url(f"/news.xml?n={n}") for n in range(45)}
+    many = {f"Outlet {n:02d}": feeds.url(f"/news.xml?n={n}") for n in range(44)}
+    many["Broken"] = feeds.url("/broken.xml")  # answers 404
     bot = await start_bot(fake, feeds, database_url, tmp_path, sources=many)
     try:
+        assert await wait_until(
+            lambda: any(s.name == "Broken" and s.error_streak for s in bot.sources()), 20
+        )
         await say(fake, ANN, f"/addsource {feeds.url('/own.xml')}")
         first = await say(fake, ANN, "/sources")
         assert "Page 1 of 3" in (first.plain_text or "")
@@ -193,6 +197,8 @@ async def test_sources_and_status_page_instead_of_stopping(
 
         last = await text_of(fake, ANN, "/status 99")
         assert "Page 6 of 6" in last and "Own #1" in last
+        broken = next(line for line in seen_lines(first, fake, ANN) if "Broken" in line)
+        assert "the site answered with error 404" in broken and "HTTP" not in broken
         status = await say(fake, ANN, "/status")
         assert "Page 1 of 6" in (status.plain_text or "") and "Outlet 00" in (
             status.plain_text or ""
@@ -200,6 +206,12 @@ async def test_sources_and_status_page_instead_of_stopping(
         assert buttons(status)
     finally:
         await bot.stop()
+
+
+def seen_lines(first: SentMessage, fake: FakeTelegram, chat_id: int) -> list[str]:
+    """Every line the paged /sources message showed, across its pages."""
+    pages = [first, *fake.edits_of(chat_id, first.message_id)]
+    return [line for page in pages for line in (page.plain_text or "").splitlines()]
 
 
 # -- /import checks sources exactly like /addsource -----------------------------------------------

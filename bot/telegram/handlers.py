@@ -484,7 +484,7 @@ COMMAND_HANDLERS: dict[str, Handler] = {
 
 def register(application: Application[Any, Any, Any, Any, Any, Any], services: Services) -> None:
     # These build on this module's helpers, so they are imported here.
-    from bot.telegram import manage, settings_view, source_pages
+    from bot.telegram import manage, settings_view, source_pages, transfer
     from bot.telegram.prefs import PREF_COMMANDS
 
     application.bot_data["services"] = services
@@ -492,6 +492,7 @@ def register(application: Application[Any, Any, Any, Any, Any, Any], services: S
         application.add_handler(CommandHandler(name, translated(callback)))
     # /start, /help, /list, /lang, /channel, /export, /import, operators' commands, their
     # buttons, the flood guard and membership changes; before the catch-alls below.
+    transfer.register(application)
     manage.register(application)
     source_pages.register(application)
     settings_view.register(application)

@@ -1,14 +1,14 @@
 """The subscriber's experience around the watch commands.
 
 Starter topics on /start, the /list keyboard (pause, delivery mode, remove), channels set up
-from a private chat, /export and /import, /lang, the command menu, a per-chat flood guard,
-the bot's own membership changes, and the operators' /stats and /broadcast.
+from a private chat, /lang, the command menu, a per-chat flood guard, the bot's own
+membership changes, and the operators' /stats and /broadcast. /export and /import live in
+`bot.telegram.transfer`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 import re
@@ -22,12 +22,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
-from xml.etree.ElementTree import ParseError
-from xml.sax.saxutils import quoteattr
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring as parse_untrusted_xml
 from telegram import (
     Bot,
     BotCommand,
@@ -35,7 +30,6 @@ from telegram import (
     ChatFullInfo,
     ChatMember,
     ChatMemberAdministrator,
-    Document,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
@@ -61,16 +55,13 @@ from bot.delivery.flood import BACKGROUND, send_priority
 from bot.domain import UserError
 from bot.match import Aliases, QueryError, parse_query
 from bot.render.problems import problem, wording
-from bot.sources.netguard import BlockedAddress, validate_url, with_scheme
-from bot.storage.models import Chat, Source, Topic, utcnow
+from bot.storage.models import Chat, Topic, utcnow
 from bot.storage.store import QuotaExceeded
-from bot.subscribers.sources import check_sources
 from bot.subscribers.topics import same_topic
 from bot.telegram import i18n, texts
 from bot.telegram.format import escape, shorten
 from bot.telegram.handlers import (
     MAX_QUERY_LENGTH,
-    MAX_URL_LENGTH,
     Handler,
     Services,
     command_argument,
@@ -83,7 +74,7 @@ from bot.telegram.handlers import (
     services_of,
     translated,
 )
-from bot.telegram.i18n import t, tn
+from bot.telegram.i18n import t
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +174,7 @@ def _starters(context: ContextTypes.DEFAULT_TYPE) -> list[StarterTopic]:
 # -- small helpers -------------------------------------------------------------------------
 
 
-def _thread_of(message: Message | None) -> int | None:
+def thread_of(message: Message | None) -> int | None:
     if message is None or not message.is_topic_message:
         return None
     return message.message_thread_id
@@ -282,7 +273,7 @@ async def starter_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
             answer = t(lang, "welcome.already", id=same.number)
             return
         query = parse_query(starter.query, services.aliases)
-        thread_id = _thread_of(press.message if isinstance(press.message, Message) else None)
+        thread_id = thread_of(press.message if isinstance(press.message, Message) else None)
         try:
             topic = await create_topic(
                 services, chat.id, query.text, thread_id=thread_id, search_language=search_language
@@ -751,447 +742,6 @@ async def membership_changed(update: Update, context: ContextTypes.DEFAULT_TYPE)
             )
 
 
-# -- export and import -------------------------------------------------------------------
-
-
-def _own_sources(sources: Sequence[Source]) -> list[Source]:
-    """The sources a chat added itself (not global ones, not its topics' news searches)."""
-    return [s for s in sources if not s.is_global and s.kind != "search" and not s.retired]
-
-
-def export_document(
-    chat: Chat | None, topics: Sequence[Topic], sources: Sequence[Source]
-) -> dict[str, Any]:
-    settings: dict[str, Any] = {}
-    if chat is not None:
-        settings = {
-            "language": i18n.normalize(chat.language),
-            "language_chosen": chat.language_chosen,
-            "timezone": chat.timezone,
-            "quiet_start": chat.quiet_start,
-            "quiet_end": chat.quiet_end,
-            "quiet_mode": chat.quiet_mode,
-            "digest_time": chat.digest_time,
-        }
-    return {
-        "format": EXPORT_FORMAT,
-        "version": EXPORT_VERSION,
-        "exported_at": utcnow().isoformat(timespec="seconds"),
-        "settings": settings,
-        "topics": [
-            {"query": topic.query, "mode": topic.mode, "active": topic.active} for topic in topics
-        ],
-        "sources": [
-            {"url": source.url, "name": source.name, "kind": source.kind} for source in sources
-        ],
-    }
-
-
-def export_opml(sources: Sequence[Source]) -> str:
-    lines = [
-        '<?xml version="1.0" encoding="UTF-8"?>',
-        '<opml version="2.0">',
-        "  <head><title>Summit Watch sources</title></head>",
-        "  <body>",
-    ]
-    for source in sources:
-        name = quoteattr(source.name or source.url)
-        lines.append(
-            f'    <outline type="rss" text={name} title={name} xmlUrl={quoteattr(source.url)}/>'
-        )
-    lines += ["  </body>", "</opml>", ""]
-    return "\n".join(lines)
-
-
-async def export_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    services = services_of(context)
-    lang = await language_of(update, services)
-    chat = update.effective_chat
-    message = update.effective_message
-    if chat is None or message is None:
-        return
-    stored = await asyncio.to_thread(services.store.get_chat, chat.id)
-    topics = await asyncio.to_thread(services.store.list_topics, chat.id)
-    own = _own_sources(await asyncio.to_thread(services.store.sources_for_chat, chat.id))
-    document = json.dumps(export_document(stored, topics, own), ensure_ascii=False, indent=2)
-    await message.reply_document(
-        document.encode("utf-8"),
-        filename="summit-watch.json",
-        caption=t(
-            lang,
-            "export.caption",
-            topics=tn(lang, "counts.topics", len(topics)),
-            sources=tn(lang, "counts.sources", len(own)),
-        ),
-        do_quote=False,
-    )
-    if own:
-        await message.reply_document(
-            export_opml(own).encode("utf-8"),
-            filename="summit-watch-sources.opml",
-            caption=t(lang, "export.opml_caption"),
-            do_quote=False,
-        )
-
-
-class ImportProblem(Exception):
-    """Why a file can't be imported: a catalog key under import.errors and its values."""
-
-    def __init__(self, key: str, **values: Any) -> None:
-        super().__init__(key)
-        self.key = key
-        self.values = values
-
-    def text(self, lang: str) -> str:
-        """Values are escaped already, or are UserErrors (a query's, a URL's) to translate."""
-        values = {
-            name: problem(lang, value) if isinstance(value, UserError) else value
-            for name, value in self.values.items()
-        }
-        key = self.key if "." in self.key else f"import.errors.{self.key}"
-        return t(lang, key, **values)
-
-
-@dataclass
-class ImportPlan:
-    topics: list[tuple[str, str, bool]] = field(default_factory=list)  # query, mode, active
-    sources: list[tuple[str, str, str]] = field(default_factory=list)  # url, name, kind
-    origins: list[str] = field(default_factory=list)  # where each source is in the file
-    settings: dict[str, Any] = field(default_factory=dict)
-
-
-def read_import(data: bytes, *, aliases: Aliases | None, allow_private: bool) -> ImportPlan:
-    """Validate an export file (JSON) or an OPML list completely; ImportProblem if not."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ImportProblem("not_utf8") from None
-    head = text.lstrip()[:1]
-    if head == "{":
-        return _read_json(text, aliases=aliases, allow_private=allow_private)
-    if head == "<":
-        return _read_opml(data, allow_private=allow_private)
-    raise ImportProblem("unknown_format")
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in found:
-            raise ImportProblem("duplicate_key", path=escape(shorten(key, 40)))
-        found[key] = value
-    return found
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not allowed")
-
-
-def _object(value: Any, path: str, allowed: set[str]) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ImportProblem("not_object", path=path or "file")
-    for key in value:
-        if key not in allowed:
-            name = escape(shorten(key, 40))
-            raise ImportProblem("unknown_key", path=f"{path}.{name}" if path else name)
-    return value
-
-
-def _string(value: Any, path: str, limit: int) -> str:
-    if not isinstance(value, str):
-        raise ImportProblem("not_string", path=path)
-    if len(value) > limit:
-        raise ImportProblem("too_long", path=path, limit=limit)
-    return value
-
-
-def _choice(value: Any, path: str, choices: Sequence[str]) -> str:
-    if not isinstance(value, str) or value not in choices:
-        raise ImportProblem("one_of", path=path, choices=", ".join(choices))
-    return value
-
-
-def _flag(value: Any, path: str) -> bool:
-    if not isinstance(value, bool):
-        raise ImportProblem("not_bool", path=path)
-    return value
-
-
-def _url(value: Any, path: str, allow_private: bool) -> str:
-    url = _string(value, path, MAX_URL_LENGTH)
-    try:
-        return validate_url(with_scheme(url), allow_private=allow_private)
-    except (BlockedAddress, ValueError) as exc:
-        raise ImportProblem("url", path=path, message=exc) from None
-
-
-def _timezone(value: Any, path: str) -> str:
-    name = _string(value, path, 64)
-    if name == "UTC" or _OFFSET.fullmatch(name):
-        return name
-    if not _ZONE_NAME.fullmatch(name):
-        raise ImportProblem("timezone", path=path)
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ImportProblem("timezone", path=path) from None
-    return name
-
-
-def _clock(value: Any, path: str) -> str:
-    clock = _string(value, path, 5)
-    if not _CLOCK.fullmatch(clock):
-        raise ImportProblem("clock", path=path)
-    return clock
-
-
-_TOP_KEYS = {"format", "version", "exported_at", "settings", "topics", "sources"}
-_SETTING_KEYS = {
-    "language",
-    "language_chosen",
-    "timezone",
-    "quiet_start",
-    "quiet_end",
-    "quiet_mode",
-    "digest_time",
-}
-
-
-def _read_json(text: str, *, aliases: Aliases | None, allow_private: bool) -> ImportPlan:
-    try:
-        document = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
-    except RecursionError:
-        raise ImportProblem("too_deep") from None
-    except json.JSONDecodeError as exc:
-        where = UserError("import_check.position", line=exc.lineno, column=exc.colno)
-        raise ImportProblem("bad_json", detail=where) from None
-    except ValueError:
-        raise ImportProblem("bad_json", detail=UserError("import_check.constant")) from None
-    top = _object(document, "", _TOP_KEYS)
-    for key in ("format", "version"):
-        if key not in top:
-            raise ImportProblem("missing", path=key)
-    if top["format"] != EXPORT_FORMAT:
-        raise ImportProblem("wrong_format", path="format")
-    version = top["version"]
-    if isinstance(version, str):
-        raise ImportProblem("import_check.version_type", path="version")
-    if isinstance(version, bool) or version != EXPORT_VERSION:
-        shown = escape(json.dumps(version)[:20])
-        raise ImportProblem("import_check.version", path="version", version=shown)
-    if "exported_at" in top:
-        _string(top["exported_at"], "exported_at", 64)
-    plan = ImportPlan()
-    settings = _object(top.get("settings", {}), "settings", _SETTING_KEYS)
-    for key, value in settings.items():
-        path = f"settings.{key}"
-        if key == "language":
-            plan.settings[key] = _choice(value, path, i18n.LANGUAGES)
-        elif key == "language_chosen":
-            plan.settings[key] = _flag(value, path)
-        elif key == "timezone":
-            plan.settings[key] = _timezone(value, path)
-        elif key in ("quiet_start", "quiet_end"):
-            plan.settings[key] = None if value is None else _clock(value, path)
-        elif key == "quiet_mode":
-            plan.settings[key] = _choice(value, path, ("silent", "hold"))
-        else:
-            plan.settings[key] = _clock(value, path)
-    quiet = [plan.settings.get(key, "absent") for key in ("quiet_start", "quiet_end")]
-    if (quiet[0] is None) != (quiet[1] is None) or ("absent" in quiet and quiet[0] != quiet[1]):
-        raise ImportProblem("quiet_pair")
-    topics = top.get("topics", [])
-    if not isinstance(topics, list):
-        raise ImportProblem("not_list", path="topics")
-    seen: set[str] = set()
-    for index, entry in enumerate(topics):
-        path = f"topics[{index}]"
-        entry = _object(entry, path, {"query", "mode", "active"})
-        if "query" not in entry:
-            raise ImportProblem("missing", path=f"{path}.query")
-        raw = _string(entry["query"], f"{path}.query", MAX_QUERY_LENGTH)
-        try:
-            query = parse_query(raw, aliases).text
-        except QueryError as exc:
-            raise ImportProblem("query", path=f"{path}.query", message=exc) from None
-        mode = _choice(entry.get("mode", "instant"), f"{path}.mode", MODES)
-        active = _flag(entry.get("active", True), f"{path}.active")
-        if query.casefold() not in seen:
-            seen.add(query.casefold())
-            plan.topics.append((query, mode, active))
-    sources = top.get("sources", [])
-    if not isinstance(sources, list):
-        raise ImportProblem("not_list", path="sources")
-    urls: set[str] = set()
-    for index, entry in enumerate(sources):
-        path = f"sources[{index}]"
-        entry = _object(entry, path, {"url", "name", "kind"})
-        if "url" not in entry:
-            raise ImportProblem("missing", path=f"{path}.url")
-        url = _url(entry["url"], f"{path}.url", allow_private)
-        name = _string(entry.get("name", ""), f"{path}.name", 200)
-        kind = _choice(entry.get("kind", "feed"), f"{path}.kind", ("feed", "page"))
-        if url not in urls:
-            urls.add(url)
-            plan.sources.append((url, name, kind))
-            plan.origins.append(f"{path}.url")
-    return plan
-
-
-def _read_opml(data: bytes, *, allow_private: bool) -> ImportPlan:
-    try:
-        root = parse_untrusted_xml(
-            data, forbid_dtd=True, forbid_entities=True, forbid_external=True
-        )
-    except DefusedXmlException:
-        raise ImportProblem("forbidden_xml") from None
-    except ParseError as exc:
-        line, column = exc.position
-        where = UserError("import_check.position", line=line, column=column + 1)
-        raise ImportProblem("bad_xml", detail=where) from None
-    body = root.find("body") if root.tag == "opml" else None
-    if body is None:
-        raise ImportProblem("not_opml")
-    plan = ImportPlan()
-    urls: set[str] = set()
-    for index, outline in enumerate(body.iter("outline")):
-        raw = outline.get("xmlUrl", outline.get("xmlurl"))
-        if raw is None:
-            continue  # a folder
-        url = _url(raw, f"outline[{index}].xmlUrl", allow_private)
-        name = shorten(outline.get("title") or outline.get("text") or "", 200)
-        if url not in urls:
-            urls.add(url)
-            plan.sources.append((url, name, "feed"))
-            plan.origins.append(f"outline[{index}].xmlUrl")
-    if not plan.sources:
-        raise ImportProblem("no_feeds")
-    return plan
-
-
-def _import_document(message: Message) -> Document | None:
-    if message.document is not None:
-        return message.document
-    if message.reply_to_message is not None:
-        return message.reply_to_message.document
-    return None
-
-
-async def import_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/import as a file's caption, or in reply to a message with the file. All or nothing."""
-    services = services_of(context)
-    lang = await language_of(update, services)
-    message = update.effective_message
-    chat = update.effective_chat
-    if message is None or chat is None:
-        return
-    caption = _IMPORT_CAPTION.match(message.caption or "")
-    if caption and caption[1] and caption[1].lower() != (context.bot.username or "").lower():
-        return  # /import@another_bot
-    if not await may_change(update, context):
-        await reply(update, texts.not_admin(lang))
-        return
-    document = _import_document(message)
-    if document is None:
-        await reply(update, t(lang, "import.usage"))
-        return
-    limit_kb = IMPORT_MAX_BYTES // 1024
-    if (document.file_size or 0) > IMPORT_MAX_BYTES:
-        await reply(update, t(lang, "import.too_big", limit=limit_kb))
-        return
-    try:
-        handle = await document.get_file()
-        data = bytes(await handle.download_as_bytearray())
-    except TelegramError as exc:
-        log.info("import download failed in chat %s: %s", chat.id, exc)
-        await reply(update, t(lang, "import.download_failed"))
-        return
-    if len(data) > IMPORT_MAX_BYTES:
-        await reply(update, t(lang, "import.too_big", limit=limit_kb))
-        return
-    try:
-        plan = await asyncio.to_thread(
-            read_import,
-            data,
-            aliases=services.aliases,
-            allow_private=services.settings.allow_private_networks,
-        )
-        plan.sources = await _checked_sources(services, plan)
-    except ImportProblem as refusal:
-        await reply(update, t(lang, "import.invalid", error=refusal.text(lang)))
-        return
-    search_language = await ensure_chat(update, services)
-    language = plan.settings.get("language", search_language)
-    searches = {
-        query: services.search_urls(Topic(chat_id=chat.id, query=query), language)
-        for query, _, _ in plan.topics
-    }
-    try:
-        added, updated, linked = await asyncio.to_thread(
-            services.store.import_chat_data,
-            chat.id,
-            topics=plan.topics,
-            sources=plan.sources,
-            settings=plan.settings,
-            searches=searches,
-            thread_id=_thread_of(message),
-            topic_limit=services.settings.max_topics_per_chat,
-            source_limit=services.settings.max_sources_per_chat,
-        )
-    except QuotaExceeded as exc:
-        kind, count = exc.args if len(exc.args) == 2 else ("topics", 0)
-        key = "too_many_sources" if kind == "sources" else "too_many_topics"
-        limit = (
-            services.settings.max_sources_per_chat
-            if kind == "sources"
-            else services.settings.max_topics_per_chat
-        )
-        over = ImportProblem(key, count=count, limit=limit)
-        await reply(update, t(lang, "import.invalid", error=over.text(lang)))
-        return
-    services.on_topics_changed()
-    lang = await language_of(update, services)  # the file may have chosen another language
-    await reply(
-        update,
-        t(
-            lang,
-            "import.done",
-            topics_added=tn(lang, "counts.new_topics", added),
-            topics_updated=tn(lang, "counts.updated", updated),
-            sources_added=tn(lang, "counts.new_sources", linked),
-            settings=t(lang, "import.settings") if plan.settings else "",
-        ),
-    )
-
-
-async def _checked_sources(services: Services, plan: ImportPlan) -> list[tuple[str, str, str]]:
-    """Each source checked exactly as /addsource checks it; the first refusal stops the import.
-
-    Sources every chat already has are left out; the others are kept as the check found them
-    (a page that names its feed becomes the feed)."""
-    assert services.fetcher is not None and services.articles is not None
-    kept: list[tuple[str, str, str]] = []
-    wanted = []
-    for url, name, kind in plan.sources:
-        if await asyncio.to_thread(services.store.global_source, url) is None:
-            wanted.append((url, name, kind))
-    try:
-        checks = await check_sources(
-            services.fetcher,
-            services.articles,
-            [url for url, _, _ in wanted],
-            allow_private=services.settings.allow_private_networks,
-        )
-    except UserError as refusal:
-        raise ImportProblem("import_check.source", path="sources", reason=refusal) from None
-    origins = dict(zip((url for url, _, _ in plan.sources), plan.origins, strict=True))
-    for (url, name, _), found in zip(wanted, checks, strict=True):
-        if isinstance(found, UserError):
-            raise ImportProblem("import_check.source", path=origins[url], reason=found)
-        kept.append((found.url, name or found.name, found.kind))
-    return kept
-
-
 # -- the flood guard -----------------------------------------------------------------------
 
 Verdict = Literal["ok", "warn", "drop"]
@@ -1373,8 +923,6 @@ COMMAND_HANDLERS: dict[str, Handler] = {
     "list": list_command,
     "lang": lang_command,
     "channel": channel_command,
-    "export": export_command,
-    "import": import_command,
     "stats": stats_command,
     "broadcast": broadcast_command,
 }
@@ -1395,14 +943,6 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         application.add_handler(CommandHandler(name, translated(callback)))
     application.add_handler(CallbackQueryHandler(list_pressed, pattern=r"^n:"))
     application.add_handler(CallbackQueryHandler(starter_pressed, pattern=r"^start:"))
-    application.add_handler(
-        MessageHandler(
-            filters.UpdateType.MESSAGE
-            & filters.Document.ALL
-            & filters.CaptionRegex(_IMPORT_CAPTION.pattern),
-            import_command,
-        )
-    )
     application.add_handler(
         MessageHandler(filters.ChatType.PRIVATE & filters.FORWARDED, forwarded_post)
     )
