@@ -104,7 +104,7 @@ async def test_a_list_press_that_was_applied_says_so_when_the_edit_fails(
         button["callback_data"]
         for row in (message.reply_markup or {})["inline_keyboard"]
         for button in row
-        if button.get("callback_data", "").startswith("t:a:")
+        if button.get("callback_data", "").startswith("n:a:")
     )
     fake.fail_next(ALICE, kind="cant_edit", methods={"editMessageText"})
     answer = await press(fake, ALICE, message.message_id, pause, ALICE)
