@@ -144,7 +144,9 @@ async def test_restart_repeats_nothing_and_keeps_queued_alerts(
     fake.fail_next(ALICE, kind="server", times=0)
     await bot.start()
     assert await wait_until(lambda: len(alerts(fake, ALICE)) == 2, 20)
-    assert bot.store.outbox_backlog() == 0
+    assert await wait_until(lambda: bot.store.outbox_backlog() == 0)
+    await bot.wait_polls(2)
+    assert len(alerts(fake, ALICE)) == 2
 
 
 async def test_blocked_chat_is_deactivated_and_others_still_served(
