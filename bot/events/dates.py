@@ -1,0 +1,167 @@
+"""Day ranges announced in a sentence, resolved against the report's publication date.
+
+`dateparser` finds and reads the date phrases in every language it knows ("December 4",
+"4 декабря", "शुक्रवार को", "next week", "послезавтра"). This module only decides what a phrase
+means for a meeting: how precise it is, which year a year-less date falls in, whether it
+continues as a range ("December 4–5", "4–5 декабря"), and whether it is plausible.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from dateparser.date import DateDataParser
+from dateparser.search import search_dates
+
+from bot.events.model import DateSpan
+
+LANGUAGES = ("en", "ru", "hi")
+MAX_AHEAD = timedelta(days=2 * 366)  # farther than this from publication is a misreading
+_YEAR_RE = re.compile(r"\b(19|20)\d\d\b")
+_DIGIT_RE = re.compile(r"\d")
+_RANGE_AFTER_RE = re.compile(r"^\s*(?:[–—-]|to|по|до|से)\s*(\d{1,2})(?!\d|[:.,]\d)")
+_RANGE_INSIDE_RE = re.compile(r"^(\d{1,2})\s*[–—-]\s*(\d{1,2})\s+(\S+)")
+# Week phrases that `search_dates` does not pick out of a sentence; `DateDataParser` reads them.
+_WEEK_RE = re.compile(
+    r"(на (?:этой|следующей|будущей) неделе|this week|next week|"
+    r"(?:अगले|इस) (?:सप्ताह|हफ्ते))",
+    re.IGNORECASE,
+)
+_TRAILING_RE = re.compile(
+    r"(\s+(at|a|an|the|and|in|of|for|on|to|by|в|во|и|на|к|с|по))+$", re.IGNORECASE
+)
+# Dates that bound something else ("until 8 July", "after 22 June", "ahead of 8 March").
+_BOUND_BEFORE_RE = re.compile(
+    r"\b(until|till|by|before|after|since|ahead of|до|после|к|с|накануне|в преддверии)\s*$",
+    re.IGNORECASE,
+)
+# A date said of the report itself ("officials said on Thursday") is not the meeting's date.
+_SPEECH_BEFORE_RE = re.compile(
+    r"(said|says|saying|announced|told|confirmed|confirmation|reported|added|statement|suggested|"
+    r"warned|stated|заявил\w*|сообщил\w*|"
+    r"объявил\w*|कहा)[\s,]*(on\s+)?$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FoundDate:
+    span: DateSpan
+    position: int  # character offset of the phrase in the sentence
+    explicit: bool  # a calendar date (has digits), not a relative phrase
+
+
+def _settings(base: datetime) -> dict[str, object]:
+    return {
+        "RELATIVE_BASE": base.replace(tzinfo=None),
+        "PREFER_DATES_FROM": "future",
+        "RETURN_TIME_AS_PERIOD": True,
+    }
+
+
+def _nearest_year(day: date, published: date) -> date | None:
+    """The reading of a year-less date closest to publication (so "9 May" in December is May)."""
+    best: date | None = None
+    for year in (published.year - 1, published.year, published.year + 1):
+        try:
+            candidate = day.replace(year=year)
+        except ValueError:
+            continue
+        if best is None or abs(candidate - published) < abs(best - published):
+            best = candidate
+    return best
+
+
+def _read(phrase: str, base: datetime, languages: tuple[str, ...]) -> tuple[date, str] | None:
+    parser = DateDataParser(languages=list(languages), settings=_settings(base))
+    data = parser.get_date_data(phrase)
+    if data.date_obj is None:
+        return None
+    return data.date_obj.date(), data.period or "day"
+
+
+def _day_in_month(start: date, day: int) -> date | None:
+    try:
+        return start.replace(day=day)
+    except ValueError:
+        return None
+
+
+def _week(resolved: date, published: date, phrase: str) -> DateSpan:
+    monday = resolved - timedelta(days=resolved.weekday())
+    return DateSpan(max(monday, published), monday + timedelta(days=6), "week", phrase)
+
+
+def _explicit(
+    phrase: str, sentence: str, at: int, base: datetime, languages: tuple[str, ...]
+) -> DateSpan | None:
+    published = base.date()
+    inside = _RANGE_INSIDE_RE.match(phrase)
+    first = f"{inside.group(1)} {inside.group(3)}" if inside else phrase
+    read = _read(first, base, languages)
+    if read is None or read[1] != "day":
+        return None
+    start = read[0] if _YEAR_RE.search(phrase) else _nearest_year(read[0], published)
+    if start is None:
+        return None
+    after = _RANGE_AFTER_RE.match(sentence[at + len(phrase) :])
+    last_day = inside.group(2) if inside else (after.group(1) if after else None)
+    end = start if last_day is None else _day_in_month(start, int(last_day))
+    if end is None or end < start or (end - start).days > 31:
+        return None
+    return DateSpan(start, end, "day", phrase)
+
+
+def _relative(phrase: str, base: datetime, languages: tuple[str, ...]) -> DateSpan | None:
+    published = base.date()
+    read = _read(phrase, base, languages)
+    if read is None:
+        return None
+    resolved, period = read
+    if period == "week":
+        return _week(resolved, published, phrase)
+    if period != "day":
+        return None
+    if resolved - published == timedelta(days=7):
+        resolved = published  # "on Tuesday" written on a Tuesday means today
+    return DateSpan(resolved, resolved, "day", phrase)
+
+
+def find_dates(
+    sentence: str, published: datetime, languages: tuple[str, ...] = LANGUAGES
+) -> list[FoundDate]:
+    """Plausible day ranges in `sentence`, in order; none before publication or far after it."""
+    try:
+        found = search_dates(sentence, languages=list(languages), settings=_settings(published))
+    except (ValueError, OverflowError):
+        return []
+    phrases = [(sentence.find(raw), raw) for raw, _ in found or []]
+    phrases += [(m.start(), m.group(0)) for m in _WEEK_RE.finditer(sentence)]
+    results: list[FoundDate] = []
+    cursor = 0
+    for _, raw in sorted(p for p in phrases if p[0] >= 0):
+        phrase = _TRAILING_RE.sub("", raw.strip(" ,.;:"))
+        at = sentence.find(phrase, cursor)
+        if at < 0 or not phrase:
+            continue
+        cursor = at + len(phrase)
+        before = sentence[:at]
+        if _SPEECH_BEFORE_RE.search(before) or _BOUND_BEFORE_RE.search(before):
+            continue
+        explicit = bool(_DIGIT_RE.search(phrase))
+        span = (
+            _explicit(phrase, sentence, at, published, languages)
+            if explicit
+            else _relative(phrase, published, languages)
+        )
+        if span is None or not plausible(span, published.date()):
+            continue
+        results.append(FoundDate(span, at, explicit))
+    return results
+
+
+def plausible(span: DateSpan, published: date) -> bool:
+    """Not in the past at announcement, not a backwards range, not years away."""
+    return published <= span.start <= span.end and span.start - published <= MAX_AHEAD

@@ -1,0 +1,215 @@
+"""Announced future meetings in one report: which sentence, when, where and who.
+
+A sentence announces a meeting when it names one (summit, visit, talks, conference and their
+Russian and Hindi words), speaks of the future (or gives a calendar date after publication),
+and carries a date that `dates.find_dates` accepts. The headline and the first sentence of
+the text are read together, as news writes them as one unit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime
+
+from bot.events.dates import LANGUAGES, FoundDate, find_dates
+from bot.events.model import AnnouncedEvent, DateSpan
+from bot.match.query import NO_ALIASES, Aliases, tokenize
+
+MAX_TEXT = 4000  # characters of text read per report
+MAX_EVENTS_PER_REPORT = 5
+
+_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (kind, re.compile(pattern, re.IGNORECASE))
+    for kind, pattern in (
+        ("summit", r"\bsummits?\b|саммит|शिखर"),
+        ("talks", r"\btalks\b|\bnegotiations\b|переговор|वार्ता"),
+        ("conference", r"\bconference\b|\bforum\b|\bcongress\b|форум|конференц|съезд|सम्मेलन"),
+        ("visit", r"\bvisit(s|ing)?\b|\b(travel|trip) to\b|визит|посет|दौर|यात्रा"),
+        (
+            "meeting",
+            r"\bmeetings?\b|\bmeets? with\b|\bgather\b|\bsession\b|"
+            r"\bmeet (the )?(leaders?|(prime )?ministers?|president|chancellor|officials|"
+            r"counterparts?|delegation)|встреч|встрет|заседани|сесси|बैठक|मुलाकात",
+        ),
+    )
+)
+_FUTURE_RE = re.compile(
+    r"\b(will|shall|'ll|set to|scheduled|expect(s|ed)?|plans? to|planned|due to|is to|are to|"
+    r"upcoming|ahead of|next|later this|to (visit|meet|host|hold|attend|travel|gather|sign|open)|"
+    r"(are|is) (meeting|visiting|travell?ing|heading)|prepar\w+ to|proposed)\b|"
+    r"посетит|посетят|проведе?т|проведёт|проведут|состо[ия]тся|пройд[её]т|пройдут|стартуе?т|"
+    r"стартуют|начн[её]тся|откро[ею]тся|отправится|прибуд[еу]т|встрет[ия]тся|прим[еу]т участие|"
+    r"намечен|запланирован|предстоящ|будущего года|в будущем|завтра|предлож|"
+    r"\S+(ेंगे|ेगी|ेगा|ेंगी)(?!\S)",
+    re.IGNORECASE,
+)
+_CANCELLED_RE = re.compile(
+    r"\b(cancel\w*|postpon\w*|call(ed)? off|scrapped|originally)\b|отмен|перенес|перенос|отлож|"
+    r"रद्द|स्थगित",
+    re.IGNORECASE,
+)
+_SENTENCE_RE = re.compile(r"(?<=[.!?।])\s+(?=[\"'«“‘(]?[A-ZА-ЯЁ\u0900-\u097F0-9])")
+_CALENDAR_WORDS = frozenset(
+    [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+        "today",
+        "tomorrow",
+        "president",
+        "prime",
+    ]
+)
+_PLACE_PATTERNS = (
+    # "in Brussels", "to New Delhi", "visit the White House"
+    re.compile(
+        r"\b(?:in|to|at|visits?|visiting)\s+((?:the\s+)?[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’-]*){0,2})"
+    ),
+    # "в Казани", "во Владивостоке", "в Санкт-Петербурге"
+    re.compile(r"(?:^|\s)(?:[Вв]о?|[Нн]а)\s+([А-ЯЁ][\w-]+(?:\s+[А-ЯЁ][\w-]+)?)"),
+    # "वुहान में"
+    re.compile(r"([\u0900-\u097F]+)\s+में(?!\S)"),
+)
+_GLOSS_RE = re.compile(r"\s*\([^()]{1,40}\)")
+_TITLED_NAME_RE = re.compile(
+    r"\b(?:President|Prime Minister|Chancellor|Secretary(?: of State)?|Minister|Crown Prince|"
+    r"King|Queen|Pope|Premier|Chief Adviser)\s+((?:[A-Z][a-z'’-]+\s?){1,3})"
+)
+
+
+def sentences(title: str, text: str) -> list[tuple[str, str]]:
+    """(sentence, context) pairs: the lede is read with the headline as its context."""
+    parts = [p.strip() for p in _SENTENCE_RE.split(" ".join(text[:MAX_TEXT].split())) if p.strip()]
+    title = " ".join(title.split())
+    pairs = [(title, title)] if title else []
+    for index, part in enumerate(parts):
+        pairs.append((part, f"{title} {part}" if index == 0 else part))
+    return pairs
+
+
+def meeting_kind(text: str) -> str | None:
+    for kind, pattern in _KINDS:
+        if pattern.search(text):
+            return kind
+    return None
+
+
+def _place(sentence: str, near: int) -> str | None:
+    plain = _GLOSS_RE.sub("", sentence)
+    shift = len(sentence) - len(plain)
+    best: tuple[int, str] | None = None
+    for pattern in _PLACE_PATTERNS:
+        for found in pattern.finditer(plain):
+            name = re.sub(r"^the\s+", "", found.group(1)).strip(" .,'’")
+            words = name.split()
+            while words and words[-1].casefold() in _CALENDAR_WORDS:
+                words.pop()
+            if not words or words[0].casefold() in _CALENDAR_WORDS:
+                continue
+            distance = abs(found.start(1) - max(0, near - shift))
+            if best is None or distance < best[0]:
+                best = (distance, " ".join(words))
+    return best[1] if best else None
+
+
+def participants(sentence: str, aliases: Aliases) -> tuple[str, ...]:
+    """Names from the alias table and titled names ("President Andrzej Duda") in the sentence."""
+    tokens = tuple(tokenize(sentence))
+    names: list[str] = []
+    for group in aliases.sets:
+        if any(_contains(tokens, variant) for variant in group):
+            names.append(" ".join(w.capitalize() for w in group[0]))
+    for found in _TITLED_NAME_RE.finditer(sentence):
+        name = found.group(1).strip()
+        last = name.split()[-1].casefold()
+        if not any(last in n.casefold().split() for n in names):
+            names.append(name)
+    return tuple(names[:6])
+
+
+def _contains(tokens: tuple[str, ...], needle: tuple[str, ...]) -> bool:
+    size = len(needle)
+    return any(tokens[i : i + size] == needle for i in range(len(tokens) - size + 1))
+
+
+def _announced(found: FoundDate, context: str, published: datetime) -> bool:
+    """A calendar date after publication needs no future verb; anything else does."""
+    if found.explicit and found.span.start > published.date():
+        return True
+    if found.span.precision == "week" and found.span.start > published.date():
+        return True
+    return bool(_FUTURE_RE.search(context))
+
+
+def extract_events(
+    title: str,
+    text: str,
+    published: datetime,
+    *,
+    aliases: Aliases = NO_ALIASES,
+    url: str = "",
+    outlet: str = "",
+    languages: Iterable[str] = LANGUAGES,
+) -> list[AnnouncedEvent]:
+    """Future meetings that the report announces, each with the sentence that says so."""
+    events: list[AnnouncedEvent] = []
+    langs = tuple(languages)
+    for sentence, context in sentences(title, text):
+        kind = meeting_kind(context)
+        if kind is None:
+            continue
+        lead = len(context) - len(sentence)  # the headline in front of a lede
+        found = next(
+            (
+                f
+                for f in find_dates(sentence, published, langs)
+                if _announced(f, context, published)
+                and not _CANCELLED_RE.search(_clause_around(context, lead + f.position))
+            ),
+            None,
+        )
+        if found is None:
+            continue
+        event = AnnouncedEvent(
+            kind=meeting_kind(sentence) or kind,
+            dates=found.span,
+            place=_place(sentence, found.position),
+            participants=participants(context, aliases),
+            evidence=sentence[:600],
+            published=published,
+            url=url,
+            outlet=outlet,
+        )
+        if not any(_same_dates(event.dates, e.dates) for e in events):
+            events.append(event)
+        if len(events) >= MAX_EVENTS_PER_REPORT:
+            break
+    return events
+
+
+def _clause_around(context: str, at: int) -> str:
+    """Everything before the date and the rest of its clause: "planned for May 3 was cancelled"
+    speaks of the date, "on Thursday, after trips were cancelled" does not."""
+    rest = re.split(r"[,;:]", context[at:], maxsplit=1)[0]
+    return context[:at] + rest
+
+
+def _same_dates(a: DateSpan, b: DateSpan) -> bool:
+    return a.start <= b.end and b.start <= a.end

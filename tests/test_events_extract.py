@@ -1,0 +1,77 @@
+"""Announced meetings in real reports: the seed sentence, bad dates, and the labelled set."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from bench import events as bench
+from bot.events import extract_events
+from bot.events.dates import find_dates
+from bot.match import load_aliases
+
+ALIASES = load_aliases(Path(__file__).resolve().parent.parent / "config" / "aliases.toml")
+SEED = (
+    "The Kremlin officially confirmed that President Vladimir Putin will visit New Delhi on "
+    "December 4–5 for a high-level summit with Indian Prime Minister Narendra Modi."
+)
+ANNOUNCED = datetime(2025, 11, 28, 12, tzinfo=UTC)
+
+
+def test_seed_sentence_gives_the_new_delhi_summit() -> None:
+    [event] = extract_events("Putin to visit India", SEED, ANNOUNCED, aliases=ALIASES)
+    assert (event.dates.start, event.dates.end) == (date(2025, 12, 4), date(2025, 12, 5))
+    assert event.place == "New Delhi"
+    assert {"Putin", "Modi"} <= set(event.participants)
+    assert event.kind == "summit"
+    assert event.evidence == SEED
+
+
+def test_russian_range_and_relative_days() -> None:
+    [ru] = extract_events("Путин посетит Индию 4–5 декабря", "", ANNOUNCED, aliases=ALIASES)
+    assert (ru.dates.start, ru.dates.end) == (date(2025, 12, 4), date(2025, 12, 5))
+    friday = datetime(2025, 11, 28, 9, tzinfo=UTC)  # a Friday
+    [week] = extract_events("Leaders will hold talks in Paris next week", "", friday)
+    assert (week.dates.start, week.dates.end, week.dates.precision) == (
+        date(2025, 12, 1),
+        date(2025, 12, 7),
+        "week",
+    )
+    [thursday] = extract_events("Modi will meet with President Putin on Thursday", "", friday)
+    assert thursday.dates.start == date(2025, 12, 4)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "The summit will be held in Sochi on February 30.",
+        "The leaders will meet in Geneva on December 9–7.",
+        "Talks in Vienna will open on 3 May 2031.",
+        "The summit was held in Moscow on November 3.",
+        "The summit planned for December 10 in Paris was cancelled.",
+        "Officials said on Thursday the parties would meet.",
+        "The exhibition forum will run until 8 July.",
+    ],
+)
+def test_bad_and_past_dates_give_no_event(sentence: str) -> None:
+    assert extract_events("", sentence, ANNOUNCED) == []
+
+
+def test_no_date_is_ever_before_its_announcement() -> None:
+    for row in bench.load():
+        day = bench.published(row).date()
+        sentence = f"{row['title']}. {row['text']}"
+        assert all(f.span.start >= day for f in find_dates(sentence, bench.published(row)))
+
+
+def test_labelled_set_meets_the_goals() -> None:
+    rows = bench.load()
+    assert len(rows) >= 100
+    score = bench.score(rows)
+    assert score.gold >= 25
+    assert score.date_precision >= 0.9, score.misses
+    assert score.date_recall >= 0.8, score.misses
+    assert score.past == 0
+    assert score.date_precision > bench.score(rows, bench.dateparser_alone).date_precision
