@@ -19,6 +19,7 @@ from bot.config import USER_AGENT, Settings, load_sources
 from bot.delivery.batches import BatchSender
 from bot.delivery.editor import StoryEditor
 from bot.delivery.flood import FloodControl
+from bot.delivery.reminders import EventNotifier
 from bot.delivery.sender import Sender
 from bot.ingest import ProcessLane, TopicCache
 from bot.match import load_aliases
@@ -28,10 +29,12 @@ from bot.sources.articles import ArticleFetcher
 from bot.sources.fetch import Fetcher
 from bot.sources.schedule import Clamp
 from bot.storage.db import is_shared, make_engine
+from bot.storage.events import EventStore
 from bot.storage.migrate import upgrade_database
 from bot.storage.models import Source, utcnow
 from bot.storage.store import Store
 from bot.telegram import texts
+from bot.telegram.events import calendar_route
 from bot.telegram.handlers import Services, register
 from bot.telegram.limiter import FloodLimiter
 from bot.telegram.manage import publish_commands
@@ -106,6 +109,11 @@ class Runtime:
             on_event=self.metrics.record_send_event,
         )
         self.batches = BatchSender(self.store, self.application.bot, self.sender)
+        self.event_notices = EventNotifier(
+            EventStore(self.store),
+            self.application.bot,
+            self.sender,
+        )
         self.articles = ArticleFetcher(self.fetcher)
         lane = None
         if settings.ingest_process and is_shared(settings.database_url):
@@ -128,14 +136,17 @@ class Runtime:
             on_retired=self.tell_source_gone,
             lane=lane,
         )
-        register(
-            self.application,
-            Services(self.store, settings, aliases, fetcher=self.fetcher, articles=self.articles),
+        self.services = Services(
+            self.store, settings, aliases, fetcher=self.fetcher, articles=self.articles
         )
+        register(self.application, self.services)
         self.health_server: HealthServer | None = None
         if settings.health_port:
             self.health_server = HealthServer(
                 self.metrics, self.health, self.refresh_gauges, port=settings.health_port
+            )
+            self.health_server.routes["/calendar/"] = calendar_route(
+                EventStore(self.store), lambda: self.services.clock()
             )
         self._stop = asyncio.Event()
         self._sender_task: asyncio.Task[None] | None = None
@@ -240,6 +251,7 @@ class Runtime:
     async def _batch_job(self, _context: ContextTypes.DEFAULT_TYPE) -> None:
         try:
             await self.batches.send_due()
+            await self.event_notices.send_due()
         except OperationalError as exc:
             log.warning("digests skipped, database unavailable: %s", type(exc.orig).__name__)
 

@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = False
     health_port: int = 0
+    public_url: str = ""  # where HEALTH_PORT is reachable from outside: calendar links
     webhook_url: str = ""
     webhook_secret: str = ""
     webhook_listen: str = "0.0.0.0"

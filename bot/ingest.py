@@ -31,12 +31,22 @@ from bot import domain
 from bot.dedup.fingerprint import guid_key, title_fingerprint, url_key
 from bot.dedup.near import signature
 from bot.domain import FeedEntry, FetchResult
-from bot.match import Aliases, MatchDoc, QueryError, TopicIndex, load_aliases, parse_query
+from bot.events.extract import MAX_TEXT, extract_events, meeting_kind
+from bot.match import (
+    NO_ALIASES,
+    Aliases,
+    MatchDoc,
+    QueryError,
+    TopicIndex,
+    load_aliases,
+    parse_query,
+)
 from bot.sources.normalize import canonical_url, clean_title, normalize_entry
 from bot.sources.parse import parse_response
 from bot.sources.search import unwrap_search_link
 from bot.storage.db import make_engine
-from bot.storage.models import Source
+from bot.storage.events import EventStore
+from bot.storage.models import Source, utcnow
 from bot.storage.store import STORY_WINDOW, ActiveTopic, Candidate, NewItem, OutboxRow, Store
 from bot.telegram.format import AlertView, format_alert
 
@@ -199,7 +209,34 @@ class FeedWork:
             lambda new: self.route(new, audience),
             window=self.story_window,
         )
+        self.record_events(ingested.claimed, audience)
         return Claimed(len(ingested.claimed), ingested.alerts, ingested.story_updates)
+
+    def record_events(self, claimed: list[NewItem], audience: set[int] | None) -> None:
+        """Announced meetings in new items, kept for each topic the item matches."""
+        for new in claimed:
+            item = new.item
+            if meeting_kind(f"{item.title} {item.text[:MAX_TEXT]}") is None:
+                continue  # the cheap test first: most items name no meeting
+            doc = MatchDoc(title=item.title, text=item.text, site=item.site, language=item.language)
+            topics = [
+                topic
+                for topic_id in self.topics.index.match(doc)
+                if (topic := self.topics.topics.get(topic_id)) is not None
+                and (audience is None or topic.chat_id in audience)
+            ]
+            if not topics:
+                continue
+            reports = extract_events(
+                item.title,
+                item.text,
+                item.published or utcnow(),
+                aliases=self.topics.aliases or NO_ALIASES,
+                url=item.url,
+                outlet=item.source_name or item.site,
+            )
+            for topic in topics if reports else []:
+                EventStore(self.store).record(topic.id, topic.chat_id, reports, new.story_id)
 
     def route(self, new: NewItem, audience: set[int] | None) -> list[OutboxRow]:
         """One outbox row per chat whose topics match, whatever the number of matching topics."""

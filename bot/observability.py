@@ -84,6 +84,8 @@ class Metrics:
 
 
 HealthCheck = Callable[[], Awaitable[dict[str, Any]]]
+# A GET route under a path prefix: the rest of the path -> (status, body, content type).
+Route = Callable[[str], Awaitable[tuple[int, bytes, str]]]
 
 
 class HealthServer:
@@ -104,12 +106,19 @@ class HealthServer:
         self.host = host
         self.port = port
         self._server: asyncio.Server | None = None
+        self.routes: dict[str, Route] = {}
 
     async def start(self) -> int:
         self._server = await asyncio.start_server(self._handle, self.host, self.port)
         sockets: Iterable[Any] = self._server.sockets or []
         self.port = next(iter(sockets)).getsockname()[1]
         return self.port
+
+    async def _route(self, path: str) -> tuple[int, bytes, str]:
+        for prefix, route in self.routes.items():
+            if path.startswith(prefix):
+                return await route(path[len(prefix) :])
+        return 404, b"not found\n", "text/plain"
 
     async def stop(self) -> None:
         if self._server is not None:
@@ -132,7 +141,7 @@ class HealthServer:
                 await self.refresh()
                 status, body, ctype = 200, self.metrics.render(), CONTENT_TYPE_LATEST
             else:
-                status, body, ctype = 404, b"not found\n", "text/plain"
+                status, body, ctype = await self._route(path)
             reason = {200: "OK", 503: "Service Unavailable", 404: "Not Found"}[status]
             writer.write(
                 f"HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\n"

@@ -129,11 +129,15 @@ def _place(sentence: str, near: int) -> str | None:
     return best[1] if best else None
 
 
-def participants(sentence: str, aliases: Aliases) -> tuple[str, ...]:
-    """Names from the alias table and titled names ("President Andrzej Duda") in the sentence."""
+def participants(sentence: str, aliases: Aliases, place: str | None = None) -> tuple[str, ...]:
+    """Names from the alias table and titled names ("President Andrzej Duda") in the sentence;
+    not the place, and not the alias sets of meeting words ("summit")."""
     tokens = tuple(tokenize(sentence))
+    where = tuple(tokenize(place or ""))
     names: list[str] = []
     for group in aliases.sets:
+        if any(meeting_kind(" ".join(v)) for v in group) or any(_contains(where, v) for v in group):
+            continue
         if any(_contains(tokens, variant) for variant in group):
             names.append(" ".join(w.capitalize() for w in group[0]))
     for found in _TITLED_NAME_RE.finditer(sentence):
@@ -187,11 +191,12 @@ def extract_events(
         )
         if found is None:
             continue
+        place = _place(sentence, found.position)
         event = AnnouncedEvent(
             kind=meeting_kind(sentence) or kind,
             dates=found.span,
-            place=_place(sentence, found.position),
-            participants=participants(context, aliases),
+            place=place,
+            participants=participants(context, aliases, place),
             evidence=sentence[:600],
             published=published,
             url=url,

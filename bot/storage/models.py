@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -41,6 +41,11 @@ class Topic(SQLModel, table=True):
     muted_until: datetime | None = None
     mode: str = "instant"  # instant | hourly | daily
     created_at: datetime = Field(default_factory=utcnow)
+    # `/watch … until`: the last day watched, or the end of the soonest matching event
+    ends_on: date | None = None
+    until_event: bool = False
+    ended_at: datetime | None = None  # alerts stopped; the wrap-up is due the next morning
+    wrapup_sent: bool = False
 
 
 class Source(SQLModel, table=True):
@@ -162,3 +167,34 @@ class Delivery(SQLModel, table=True):
     message_id: int | None = None
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
+
+
+class Event(SQLModel, table=True):
+    """An announced meeting that matches one topic, merged across the outlets reporting it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    topic_id: int = Field(index=True)
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    kind: str = "meeting"
+    start: date = Field(index=True)
+    end: date
+    precision: str = "day"  # day | week
+    place: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    participants: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+    evidence: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    url: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    best_outlet: str = ""
+    outlets: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+    stories: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+    reported_at: datetime = Field(default_factory=utcnow)
+    moved_from: date | None = None  # the start before a later report moved it
+    reminded: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class CalendarFeed(SQLModel, table=True):
+    """The secret in a chat's calendar subscription URL; replaced by `/calendar reset`."""
+
+    chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    secret: str = Field(max_length=64, unique=True, index=True)
+    created_at: datetime = Field(default_factory=utcnow)

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,6 +26,7 @@ from telegram.ext import (
 
 from bot.config import Settings
 from bot.domain import UserError
+from bot.events.lifecycle import UntilError, split_until
 from bot.match import Aliases, MatchDoc, QueryError, match, parse_query
 from bot.render.problems import problem, wording
 from bot.sources.articles import ArticleFetcher
@@ -37,6 +38,7 @@ from bot.storage.store import QuotaExceeded, Store
 from bot.subscribers.sources import check_source
 from bot.subscribers.topics import refuse_duplicate
 from bot.telegram import i18n, texts
+from bot.telegram.event_texts import until_note
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,7 @@ class Services:
     fetcher: Fetcher | None = None
     articles: ArticleFetcher | None = None
     on_topics_changed: Callable[[], None] = field(default=lambda: None)
+    clock: Callable[[], datetime] = utcnow  # what "today" is for /upcoming and /calendar
 
     def search_urls(self, topic: Topic, language: str) -> list[tuple[str, str]]:
         if not self.settings.news_search or not topic.search:
@@ -263,6 +266,11 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(update, texts.query_too_long(MAX_QUERY_LENGTH, lang))
         return
     try:
+        text, until = split_until(text, utcnow().date())
+    except UntilError:
+        await reply(update, i18n.t(lang, "events.until_bad"))
+        return
+    try:
         query = parse_query(text, services.aliases)
     except QueryError as exc:
         await reply(update, texts.query_error(problem(lang, exc), lang))
@@ -283,7 +291,15 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     except QuotaExceeded:
         await reply(update, texts.topic_quota(services.settings.max_topics_per_chat, lang))
         return
-    await reply(update, texts.watching(topic, query.describe(wording(lang)), lang))
+    if until is not None and topic.id is not None:
+        await asyncio.to_thread(
+            services.store.update_topic,
+            chat.id,
+            topic.id,
+            ends_on=until.ends_on,
+            until_event=until.event,
+        )
+    await reply(update, texts.watching(topic, query.describe(wording(lang)), lang) + until_note(until, lang))
 
 
 async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -484,7 +500,7 @@ COMMAND_HANDLERS: dict[str, Handler] = {
 
 def register(application: Application[Any, Any, Any, Any, Any, Any], services: Services) -> None:
     # These build on this module's helpers, so they are imported here.
-    from bot.telegram import manage, settings_view, source_pages, transfer
+    from bot.telegram import events, manage, settings_view, source_pages, transfer
     from bot.telegram.prefs import PREF_COMMANDS
 
     application.bot_data["services"] = services
@@ -496,6 +512,7 @@ def register(application: Application[Any, Any, Any, Any, Any, Any], services: S
     manage.register(application)
     source_pages.register(application)
     settings_view.register(application)
+    events.register(application)
     application.add_handler(CallbackQueryHandler(button))
     application.add_handler(MessageHandler(filters.COMMAND, unknown_command))
     application.add_handler(

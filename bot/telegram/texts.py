@@ -35,6 +35,8 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("digest", "When the daily digest arrives (local time)", "/digest 08:00"),
     ("settings", "Language, time zone, quiet hours and digest time, with buttons", "/settings"),
     ("search", "News-search feeds for a topic, on or off", "/search 1 off"),
+    ("upcoming", "Announced meetings for your topics, soonest first", "/upcoming 1"),
+    ("calendar", "Those meetings as a calendar file and a subscription link", "/calendar"),
     ("preview", "Try a query on the last 72 hours without saving it", "/preview Putin Modi summit"),
     ("lang", "Reply language: English or Russian", "/lang ru"),
     ("channel", "Post alerts to a channel you run", "/channel @mychannel watch BRICS summit"),
@@ -144,8 +146,14 @@ def topic_line(topic: Topic, lang: str = "en") -> str:
         id=topic.number,
         query=escape(shorten(topic.query, 300)),
         mode=t(lang, f"modes.{mode}"),
-        paused=state,
+        paused=state + _until(topic, lang),
     )
+
+
+def _until(topic: Topic, lang: str) -> str:
+    if topic.ends_on is not None:
+        return t(lang, "events.list_until", day=topic.ends_on.isoformat())
+    return t(lang, "events.list_until_event") if topic.until_event else ""
 
 
 def topics_list(topics: Sequence[Topic], lang: str = "en", *, title: str | None = None) -> str:
