@@ -22,7 +22,8 @@ MAX_AHEAD = timedelta(days=2 * 366)  # farther than this from publication is a m
 _YEAR_RE = re.compile(r"\b(19|20)\d\d\b")
 _DIGIT_RE = re.compile(r"\d")
 _RANGE_AFTER_RE = re.compile(r"^\s*(?:[–—-]|to|по|до|से)\s*(\d{1,2})(?!\d|[:.,]\d)")
-_RANGE_INSIDE_RE = re.compile(r"^(\d{1,2})\s*[–—-]\s*(\d{1,2})\s+(\S+)")
+_RANGE_INSIDE_RE = re.compile(r"(?<![\d-])(\d{1,2})\s*[–—-]\s*(\d{1,2})(?![\d-])")
+_NOW = frozenset(("now", "right now", "сейчас", "теперь", "अब"))  # a moment, not a day
 # Week phrases that `search_dates` does not pick out of a sentence; `DateDataParser` reads them.
 _WEEK_RE = re.compile(
     r"(на (?:этой|следующей|будущей) неделе|this week|next week|"
@@ -98,9 +99,11 @@ def _explicit(
     phrase: str, sentence: str, at: int, base: datetime, languages: tuple[str, ...]
 ) -> DateSpan | None:
     published = base.date()
-    inside = _RANGE_INSIDE_RE.match(phrase)
-    first = f"{inside.group(1)} {inside.group(3)}" if inside else phrase
-    read = _read(first, base, languages)
+    inside = _RANGE_INSIDE_RE.search(phrase)
+    first = phrase
+    if inside:
+        first = f"{phrase[: inside.start()]}{inside.group(1)}{phrase[inside.end() :]}"
+    read = _read(first.strip(" ,.;:"), base, languages)
     if read is None or read[1] != "day":
         return None
     start = read[0] if _YEAR_RE.search(phrase) else _nearest_year(read[0], published)
@@ -142,9 +145,9 @@ def find_dates(
     results: list[FoundDate] = []
     cursor = 0
     for _, raw in sorted(p for p in phrases if p[0] >= 0):
-        phrase = _TRAILING_RE.sub("", raw.strip(" ,.;:"))
+        phrase = _TRAILING_RE.sub("", raw.strip(" ,.;:")).strip(" ,.;:")
         at = sentence.find(phrase, cursor)
-        if at < 0 or not phrase:
+        if at < 0 or not phrase or phrase.casefold() in _NOW:
             continue
         cursor = at + len(phrase)
         before = sentence[:at]

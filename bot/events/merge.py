@@ -79,7 +79,8 @@ def same_event(record: EventRecord, event: AnnouncedEvent) -> bool:
 
 
 def merge_report(record: EventRecord, event: AnnouncedEvent) -> EventRecord:
-    """`record` with one more report; a newer report with other dates moves the event."""
+    """`record` with one more report; a newer report with other, non-overlapping dates moves
+    the event."""
     outlets = record.outlets
     if event.outlet and event.outlet not in outlets and len(outlets) < MAX_OUTLETS:
         outlets = (*outlets, event.outlet)
@@ -90,19 +91,25 @@ def merge_report(record: EventRecord, event: AnnouncedEvent) -> EventRecord:
         participants=record.participants
         + tuple(p for p in event.participants if p not in record.participants)[:6],
     )
-    moved = (event.dates.start, event.dates.end) != (record.start, record.end)
-    if moved and event.published > record.reported_at:
-        if event.dates.precision == "week" and record.precision == "day":
-            return merged  # "next week" does not override a known day
-        return replace(
-            merged,
-            start=event.dates.start,
-            end=event.dates.end,
-            precision=event.dates.precision,
-            evidence=event.evidence,
-            url=event.url or record.url,
-            best_outlet=event.outlet or record.best_outlet,
-            reported_at=event.published,
-            moved_from=(record.start, record.end),
-        )
-    return merged
+    overlap = record.start <= event.dates.end and event.dates.start <= record.end
+    if overlap:
+        if record.precision == "week" and event.dates.precision == "day":
+            return replace(  # the day within the announced week: a refinement, not a move
+                merged, start=event.dates.start, end=event.dates.end, precision="day"
+            )
+        return merged  # one report gave a part of the range the other gave
+    if event.published <= record.reported_at or (
+        event.dates.precision == "week" and record.precision == "day"
+    ):
+        return merged  # an older report, or a vaguer one, does not move it
+    return replace(
+        merged,
+        start=event.dates.start,
+        end=event.dates.end,
+        precision=event.dates.precision,
+        evidence=event.evidence,
+        url=event.url or record.url,
+        best_outlet=event.outlet or record.best_outlet,
+        reported_at=event.published,
+        moved_from=(record.start, record.end),
+    )
