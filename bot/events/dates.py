@@ -19,6 +19,7 @@ from bot.events.model import DateSpan
 
 LANGUAGES = ("en", "ru", "hi")
 MAX_AHEAD = timedelta(days=2 * 366)  # farther than this from publication is a misreading
+YEARLESS_AHEAD = timedelta(days=180)
 _YEAR_RE = re.compile(r"\b(19|20)\d\d\b")
 _DIGIT_RE = re.compile(r"\d")
 _RANGE_AFTER_RE = re.compile(r"^\s*(?:[–—-]|to|по|до|से)\s*(\d{1,2})(?!\d|[:.,]\d)")
@@ -107,8 +108,8 @@ def _explicit(
     if read is None or read[1] != "day":
         return None
     start = read[0] if _YEAR_RE.search(phrase) else _nearest_year(read[0], published)
-    if start is None:
-        return None
+    if start is None or (not _YEAR_RE.search(phrase) and start - published > YEARLESS_AHEAD):
+        return None  # "January 6 committee" in July: without a year, only half a year is clear
     after = _RANGE_AFTER_RE.match(sentence[at + len(phrase) :])
     last_day = inside.group(2) if inside else (after.group(1) if after else None)
     end = start if last_day is None else _day_in_month(start, int(last_day))

@@ -37,11 +37,18 @@ _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 _FUTURE_RE = re.compile(
     r"\b(will|shall|'ll|set to|scheduled|expect(s|ed)?|plans? to|planned|due to|is to|are to|"
     r"upcoming|ahead of|next|later this|to (visit|meet|host|hold|attend|travel|gather|sign|open)|"
-    r"(are|is) (meeting|visiting|travell?ing|heading)|prepar\w+ to|proposed)\b|"
+    r"(are|is) (meeting|visiting|travell?ing|heading)|prepar\w+ to|proposed|later(?=\s*$))\b|"
     r"посетит|посетят|проведе?т|проведёт|проведут|состо[ия]тся|пройд[её]т|пройдут|стартуе?т|"
     r"стартуют|начн[её]тся|откро[ею]тся|отправится|прибуд[еу]т|встрет[ия]тся|прим[еу]т участие|"
     r"намечен|запланирован|предстоящ|будущего года|в будущем|завтра|предлож|"
     r"\S+(ेंगे|ेगी|ेगा|ेंगी)(?!\S)",
+    re.IGNORECASE,
+)
+# English past forms; Russian past verbs ("стартовал", "прошли"). Future cues win a tie, so
+# "scheduled" and "expected" count as future.
+_PAST_RE = re.compile(
+    r"\b(was|were|had|did|made|met|held|took|arrived|went|came|left|spoke|began|said|"
+    r"[a-z]{2,}ed)\b|(?<!\w)[а-яё]{3,}(?:ал|ял|ил|ел|ул|ёл|шл)(?:а|о|и|ся|ась|ось|ись)?(?!\w)",
     re.IGNORECASE,
 )
 _CANCELLED_RE = re.compile(
@@ -153,13 +160,31 @@ def _contains(tokens: tuple[str, ...], needle: tuple[str, ...]) -> bool:
     return any(tokens[i : i + size] == needle for i in range(len(tokens) - size + 1))
 
 
-def _announced(found: FoundDate, context: str, published: datetime) -> bool:
-    """A calendar date after publication needs no future verb; anything else does."""
-    if found.explicit and found.span.start > published.date():
+def _tense(before: str, after: str) -> str | None:
+    """ "future" or "past": the tense of the verb nearest before a date phrase or, when none
+    comes before it ("Biden on Saturday called …"), of the first one after it."""
+    last: tuple[int, str] | None = None
+    for pattern, tense in ((_PAST_RE, "past"), (_FUTURE_RE, "future")):
+        for found in pattern.finditer(before):
+            if last is None or found.end() >= last[0]:
+                last = (found.end(), tense)
+    if last is not None:
+        return last[1]
+    first: tuple[int, str] | None = None
+    for pattern, tense in ((_FUTURE_RE, "future"), (_PAST_RE, "past")):
+        found = pattern.search(after)
+        if found and (first is None or found.start() < first[0]):
+            first = (found.start(), tense)
+    return first[1] if first else None
+
+
+def _announced(found: FoundDate, before: str, after: str, published: datetime) -> bool:
+    """A calendar date after publication, or "next week", is announced whatever the verb;
+    a weekday, "today" or "this week" only when its verb is not in the past."""
+    later = found.span.start > published.date()
+    if later and (found.explicit or found.span.precision == "week"):
         return True
-    if found.span.precision == "week" and found.span.start > published.date():
-        return True
-    return bool(_FUTURE_RE.search(context))
+    return _tense(before, after) != "past"
 
 
 def extract_events(
@@ -184,7 +209,12 @@ def extract_events(
             (
                 f
                 for f in find_dates(sentence, published, langs)
-                if _announced(f, context, published)
+                if _announced(
+                    f,
+                    context[: lead + f.position],
+                    sentence[f.position + len(f.span.phrase) :],
+                    published,
+                )
                 and not _CANCELLED_RE.search(_clause_around(context, lead + f.position))
             ),
             None,
