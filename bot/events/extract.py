@@ -172,9 +172,9 @@ def _tense(before: str, after: str) -> str | None:
         return last[1]
     first: tuple[int, str] | None = None
     for pattern, tense in ((_FUTURE_RE, "future"), (_PAST_RE, "past")):
-        found = pattern.search(after)
-        if found and (first is None or found.start() < first[0]):
-            first = (found.start(), tense)
+        hit = pattern.search(after)
+        if hit and (first is None or hit.start() < first[0]):
+            first = (hit.start(), tense)
     return first[1] if first else None
 
 
