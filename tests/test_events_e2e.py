@@ -87,10 +87,11 @@ async def test_seed_item_gives_an_event_listed_in_upcoming_and_the_calendar(
     bot: BotUnderTest, fake: FakeTelegram, feeds: FeedServer
 ) -> None:
     assert "Watching topic #" in await bot.command(ANN, "/watch Putin Modi summit")
+    assert "Watching topic #" in await bot.command(ANN, "/watch Putin Delhi")
     await announce(bot, feeds)
 
     [event], total = EventStore(bot.store).upcoming(ANN, BEFORE.date())
-    assert total == 1  # two outlets, one event
+    assert total == 1  # two outlets and two topics, one meeting
     assert (event.start, event.end, event.place) == (
         date(2025, 12, 4),
         date(2025, 12, 5),
@@ -141,7 +142,9 @@ async def test_reminder_the_day_before_once_and_until_event_ends_with_one_wrapup
 ) -> None:
     watching = await bot.command(ANN, "/watch Putin Modi summit until event")
     assert "Alerts stop" in watching
-    assert "until" in (await bot.command(ANN, "/watch BRICS until 2020-01-01")).lower()
+    assert "YYYY-MM-DD" in await bot.command(ANN, "/watch BRICS until 2020-01-01")
+    assert "YYYY-MM-DD" in await bot.command(ANN, "/watch BRICS until 31.12.2025")
+    assert "Watching topic #" in await bot.command(ANN, "/watch Putin Delhi")  # finds it too
     await announce(bot, feeds)
     runtime = bot.runtime
     assert runtime is not None
@@ -152,7 +155,7 @@ async def test_reminder_the_day_before_once_and_until_event_ends_with_one_wrapup
     assert await notices.send_due(datetime(2025, 12, 3, 8, 5, tzinfo=UTC)) == 1
     reminder = fake.sent_to(ANN)[-1].text or ""
     assert "starts tomorrow (2 outlets)" in reminder and "New Delhi" in reminder
-    assert await notices.send_due(datetime(2025, 12, 3, 9, tzinfo=UTC)) == 0  # once
+    assert await notices.send_due(datetime(2025, 12, 3, 9, tzinfo=UTC)) == 0  # once, not per topic
 
     topic = bot.store.list_topics(ANN)[0]
     assert topic.until_event and topic.ends_on == date(2025, 12, 5)

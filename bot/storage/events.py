@@ -63,6 +63,11 @@ def _apply(row: Event, record: EventRecord) -> None:
         row.reminded = False  # a moved meeting gets its own reminder
 
 
+def same_meeting_key(row: Event) -> tuple[int, date, date, str]:
+    """Events of one chat's topics that are one meeting: same days and place."""
+    return (row.chat_id, row.start, row.end, (row.place or "").casefold())
+
+
 def _add_story(row: Event, story_id: int | None) -> None:
     stories = json.loads(row.stories or "[]")
     if story_id is not None and story_id not in stories and len(stories) < MAX_STORIES:
@@ -142,21 +147,21 @@ class EventStore:
         limit: int = 10,
         offset: int = 0,
     ) -> tuple[list[Event], int]:
-        """The chat's events not over yet, soonest first, and how many there are in all."""
+        """The chat's events not over yet, soonest first, and how many there are in all. A
+        meeting that several of the chat's topics found is listed once."""
         with self.store.reading() as session:
             where: list[Any] = [Event.chat_id == chat_id, col(Event.end) >= today]
             if topic_id is not None:
                 where.append(Event.topic_id == topic_id)
-            total = session.exec(select(func.count()).select_from(Event).where(*where)).one()
             rows = session.exec(
                 select(Event)
                 .where(*where)
                 .order_by(col(Event.start), col(Event.id))
-                .offset(offset)
-                .limit(limit)
+                .limit(MAX_EVENTS_PER_TOPIC * 100)
             ).all()
             _count_copies(session, rows)
-            return list(rows), int(total)
+        distinct = list({same_meeting_key(row): row for row in reversed(rows)}.values())[::-1]
+        return distinct[offset : offset + limit], len(distinct)
 
     def calendar_secret(self, chat_id: int, *, reset: bool = False) -> str:
         with self.store.session() as session:
@@ -197,11 +202,24 @@ class EventStore:
             return [(event, chat) for event, chat in rows]
 
     def mark_reminded(self, event_id: int) -> bool:
-        """True for the caller that flips it, so each event is reminded once."""
+        """True for the caller that flips it, so each meeting is reminded once per chat (the
+        same meeting found by other topics of the chat is marked with it)."""
         with self.store.session() as session:
             event = session.get(Event, event_id)
             if event is None or event.reminded:
                 return False
+            twins = session.exec(
+                select(Event).where(
+                    Event.chat_id == event.chat_id,
+                    Event.start == event.start,
+                    Event.end == event.end,
+                    col(Event.reminded).is_(False),
+                )
+            ).all()
+            for row in twins:
+                if same_meeting_key(row) == same_meeting_key(event):
+                    row.reminded = True
+                    session.add(row)
             event.reminded = True
             session.add(event)
             session.commit()

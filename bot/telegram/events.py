@@ -15,11 +15,12 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 from bot.events.ics import build_calendar
 from bot.storage.events import EventStore, to_record
 from bot.storage.models import utcnow
-from bot.telegram import event_texts
+from bot.telegram import event_texts, texts
 from bot.telegram.handlers import (
     change_request,
     command_argument,
     language_of,
+    may_change,
     reply,
     services_of,
 )
@@ -140,6 +141,9 @@ async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
         return
     if len(parts) == 3 and parts[1] == "keep" and parts[2].isdigit():
+        if not await may_change(update, context):
+            await query.answer(texts.not_admin(lang), show_alert=True)
+            return
         topic = await asyncio.to_thread(
             services.store.update_topic,
             chat.id,
