@@ -159,6 +159,9 @@ class FeedWork:
         self.store = store
         self.topics = topics
         self.story_window = story_window
+        # dateparser loads its language data on first use (about two seconds); do it now
+        # rather than in the middle of the first claim that names a meeting.
+        extract_events("Talks on Friday", "", utcnow())
 
     def read(self, source: SourceRef, result: FetchResult) -> FeedReading:
         """Parse the body, leaving out entries listed unchanged since the last poll, and
