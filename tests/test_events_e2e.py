@@ -105,7 +105,7 @@ async def test_seed_item_gives_an_event_listed_in_upcoming_and_the_calendar(
     assert 'href="https://outlet.test/1"' in listing or 'href="https://other.test/2"' in listing
 
     topic = bot.store.list_topics(ANN)[0]
-    assert "New Delhi" in await bot.command(ANN, f"/upcoming {topic.id}")
+    assert "New Delhi" in await bot.command(ANN, f"/upcoming {topic.number}")
     assert "No topic" in await bot.command(ANN, "/upcoming 99999")
 
     fake.send_message(ANN, "/calendar")

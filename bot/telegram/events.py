@@ -70,11 +70,13 @@ async def upcoming(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     wanted = command_argument(update).lstrip("#")
     topic_id = None
     if wanted:
-        topics = await asyncio.to_thread(services.store.list_topics, chat.id)
-        if not wanted.isdigit() or int(wanted) not in {tp.id for tp in topics}:
+        topic = None
+        if wanted.isdigit() and len(wanted) < 6:
+            topic = await asyncio.to_thread(services.store.topic_by_number, chat.id, int(wanted))
+        if topic is None:
             await reply(update, t(lang, "events.bad_topic", id=event_texts.escape(wanted[:20])))
             return
-        topic_id = int(wanted)
+        topic_id = topic.id
     text, markup = await _page(context, chat.id, topic_id, 0, lang)
     await message.reply_html(
         text, do_quote=False, reply_markup=markup, disable_web_page_preview=True
@@ -157,7 +159,7 @@ async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await query.answer()
         if topic is not None:
             services.on_topics_changed()
-            await context.bot.send_message(chat.id, t(lang, "events.kept", id=topic.id))
+            await context.bot.send_message(chat.id, t(lang, "events.kept", id=topic.number))
         return
     await query.answer()
 

@@ -299,7 +299,9 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             ends_on=until.ends_on,
             until_event=until.event,
         )
-    await reply(update, texts.watching(topic, query.describe(wording(lang)), lang) + until_note(until, lang))
+    await reply(
+        update, texts.watching(topic, query.describe(wording(lang)), lang) + until_note(until, lang)
+    )
 
 
 async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
