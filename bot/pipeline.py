@@ -23,6 +23,7 @@ from bot.ingest import (
     ThreadLane,
     TopicCache,
 )
+from bot.language.detect import item_language
 from bot.sources.articles import MAX_TEXT as MAX_ARTICLE_TEXT
 from bot.sources.articles import ArticleFetcher
 from bot.sources.extract import find_article_links
@@ -290,7 +291,7 @@ class Poller:
                     published=article.published,
                     text=article.text[:MAX_ARTICLE_TEXT],
                     summary=article.summary,
-                    language=article.language,
+                    language=item_language(article.language, article.title or "", article.text),
                 )
             )
         outcome = await self._ingest(source, items)

@@ -11,6 +11,7 @@ import lxml.html
 from w3lib.url import canonicalize_url
 
 from bot.domain import FeedEntry, Item
+from bot.language.detect import item_language
 from bot.summarize.summary import summarize
 
 # Query parameters that only say how a reader arrived; exact names, matched case-insensitively.
@@ -163,5 +164,5 @@ def normalize_entry(entry: FeedEntry, *, source_url: str, source_name: str) -> I
         published=entry.published,
         text=text,
         summary=summary,
-        language=entry.language,
+        language=item_language(entry.language, title, text),
     )
