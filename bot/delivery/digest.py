@@ -25,7 +25,7 @@ def digest_line(entry: DigestEntry, lang: str = "en") -> str:
     link = safe_link(entry.url)
     headline = f'<a href="{escape(link)}">{title}</a>' if link else title
     coverage = f" · {t(lang, 'digest.outlets', count=entry.outlets)}" if entry.outlets > 1 else ""
-    when = format_time(entry.published)
+    when = format_time(entry.published, lang)
     meta = " · ".join(part for part in (escape(shorten(entry.source_name, 60)), when) if part)
     return f"• {headline}\n  <i>{meta}{coverage}</i>"
 

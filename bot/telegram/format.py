@@ -7,9 +7,10 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import urlsplit
 
+from bot.telegram import i18n
 from bot.telegram.i18n import t
 
 MAX_MESSAGE = 4096
@@ -51,13 +52,8 @@ def safe_link(url: str) -> str | None:
     return url
 
 
-def format_time(moment: datetime | None) -> str:
-    if moment is None:
-        return ""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    moment = moment.astimezone(UTC)
-    return f"{moment.day} {moment:%b %Y, %H:%M} UTC"
+def format_time(when: datetime | None, lang: str = "en") -> str:
+    return i18n.moment(lang, when) if when is not None else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +98,10 @@ def format_alert(alert: AlertView, *, also_reported: Sequence[str] = ()) -> str:
     headline = f'<b><a href="{escape(link)}">{title}</a></b>' if link else f"<b>{title}</b>"
     meta = " · ".join(
         part
-        for part in (escape(shorten(alert.source_name, MAX_SOURCE)), format_time(alert.published))
+        for part in (
+            escape(shorten(alert.source_name, MAX_SOURCE)),
+            format_time(alert.published, alert.lang),
+        )
         if part
     )
     footer_parts = [f"<i>{meta}</i>"] if meta else []

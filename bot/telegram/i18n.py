@@ -8,14 +8,19 @@ anything that came from a user or a feed before passing it in.
 from __future__ import annotations
 
 import tomllib
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from babel import Locale
+from babel.dates import format_datetime
+from babel.numbers import format_decimal
+
 LOCALES = Path(__file__).resolve().parent / "locales"
-LANGUAGES = ("en", "ru")
+LANGUAGES = ("en", "ru", "hi")
 DEFAULT = "en"
-NAMES = {"en": "English", "ru": "Русский"}
+NAMES = {"en": "English", "ru": "Русский", "hi": "हिन्दी"}
 
 
 def normalize(code: str | None) -> str:
@@ -56,18 +61,30 @@ def t(lang: str, key: str, /, **values: Any) -> str:
     return text.format(**values) if values else text
 
 
+@cache
+def _locale(lang: str) -> Locale:
+    return Locale.parse(normalize(lang))
+
+
 def plural_form(lang: str, count: int) -> str:
-    """ "one", "few" or "many": the plural category of `count` (Russian rules for ru)."""
-    count = abs(count)
-    if normalize(lang) == "ru":
-        if count % 10 == 1 and count % 100 != 11:
-            return "one"
-        if 2 <= count % 10 <= 4 and not 12 <= count % 100 <= 14:
-            return "few"
-        return "many"
-    return "one" if count == 1 else "many"
+    """ "one", "few" or "many": the catalog's plural category of `count`, by the language's
+    CLDR rules (Russian one/few/many; English one for 1; Hindi one for 0 and 1)."""
+    category = _locale(lang).plural_form(abs(count))
+    return category if category in ("one", "few") else "many"
+
+
+def number(lang: str, value: int) -> str:
+    """A count as the language writes it: 1,234,567 / 1 234 567 / 12,34,567 (hi)."""
+    return format_decimal(value, locale=_locale(lang))
+
+
+def moment(lang: str, when: datetime) -> str:
+    """A point in time in UTC, with the month as the language abbreviates it."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return format_datetime(when, "d MMM y, HH:mm", tzinfo=UTC, locale=_locale(lang)) + " UTC"
 
 
 def tn(lang: str, key: str, count: int, /, **values: Any) -> str:
     """A counted phrase: looks up `key.one`, `key.few` or `key.many`, with {count} filled."""
-    return t(lang, f"{key}.{plural_form(lang, count)}", count=count, **values)
+    return t(lang, f"{key}.{plural_form(lang, count)}", count=number(lang, count), **values)
