@@ -21,6 +21,7 @@ from bot.delivery.editor import StoryEditor
 from bot.delivery.flood import FloodControl
 from bot.delivery.reminders import EventNotifier
 from bot.delivery.sender import Sender
+from bot.delivery.translate import build_translator
 from bot.ingest import ProcessLane, TopicCache
 from bot.match import load_aliases
 from bot.observability import HealthServer, Metrics
@@ -108,6 +109,12 @@ class Runtime:
             interval=settings.story_edit_interval,
             on_event=self.metrics.record_send_event,
         )
+        self.sender.translator = build_translator(
+            settings,
+            self.store,
+            on_ready=self.sender.wake,
+            on_event=self.metrics.record_translation_event,
+        )
         self.batches = BatchSender(self.store, self.application.bot, self.sender)
         self.event_notices = EventNotifier(
             EventStore(self.store),
@@ -137,7 +144,12 @@ class Runtime:
             lane=lane,
         )
         self.services = Services(
-            self.store, settings, aliases, fetcher=self.fetcher, articles=self.articles
+            self.store,
+            settings,
+            aliases,
+            fetcher=self.fetcher,
+            articles=self.articles,
+            translator=self.sender.translator,
         )
         register(self.application, self.services)
         self.health_server: HealthServer | None = None
@@ -260,6 +272,8 @@ class Runtime:
         window = utcnow() - timedelta(days=self.settings.story_window_days)
         await asyncio.to_thread(self.store.prune_story_bands, window)
         removed = await asyncio.to_thread(self.store.prune_items, cutoff)
+        if self.sender.translator is not None:
+            await asyncio.to_thread(self.sender.translator.store.prune, cutoff)
         if removed:
             log.info("pruned %d items older than %d days", removed, self.settings.retention_days)
 
@@ -315,6 +329,8 @@ class Runtime:
         with suppress(Exception):
             await self.application.shutdown()
         self.poller.close()
+        if self.sender.translator is not None:
+            await self.sender.translator.close()
         await self.fetcher.aclose()
         self.engine.dispose()
 

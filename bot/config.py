@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=20, ge=1)
     worker_heartbeat: float = Field(default=10.0, gt=0)
     worker_stalled_after: float = Field(default=30.0, gt=0)
+    # Alerts in other languages, translated by a LibreTranslate-compatible service (off when
+    # empty): how long an alert may wait for its translation, and calls per second at most.
+    translate_url: str = ""
+    translate_api_key: str = ""
+    translate_wait: float = Field(default=4.0, gt=0, le=60)
+    translate_rate: float = Field(default=2.0, gt=0)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

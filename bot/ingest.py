@@ -265,6 +265,7 @@ class FeedWork:
                 topic="; ".join(topic.query for topic, _ in hits),
                 matched_terms=terms,
                 lang=first.language,
+                source_lang=item.language,
             )
             rows.append(
                 OutboxRow(

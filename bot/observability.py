@@ -46,6 +46,13 @@ class Metrics:
         self.telegram_429 = Counter(
             "summit_telegram_429", "429 Too Many Requests received", registry=r
         )
+        self.translations = Counter(
+            "summit_translations",
+            "Translation outcomes: translated (items), failed (calls), late (alerts sent "
+            "untranslated because their translation did not come in time)",
+            ["result"],
+            registry=r,
+        )
         self.outbox_backlog = Gauge(
             "summit_outbox_backlog", "Alerts waiting to be sent", registry=r
         )
@@ -78,6 +85,9 @@ class Metrics:
             self.telegram_errors.labels("retry_after").inc()
         else:
             self.telegram_errors.labels(kind).inc()
+
+    def record_translation_event(self, kind: str) -> None:
+        self.translations.labels(kind).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

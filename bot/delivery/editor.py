@@ -60,15 +60,19 @@ class StoryEditor:
         stories = await asyncio.to_thread(
             self.store.stories, [row.story_id for row in rows if row.story_id is not None]
         )
+        translator = self.sender.translator
+        translations = await translator.stored(rows) if translator is not None else {}
         edited = 0
         for row in rows:
             if not await self.sender.take_slot(stop):
                 break
             story = stories.get(row.story_id) if row.story_id is not None else None
-            edited += await self.edit_one(row, render_alert(row, story))
+            translation = translations.get(row.id) if row.id is not None else None
+            text = render_alert(row, story, translation)
+            edited += await self.edit_one(row, text, translated=translation is not None)
         return edited
 
-    async def edit_one(self, row: Delivery, text: str) -> int:
+    async def edit_one(self, row: Delivery, text: str, *, translated: bool = False) -> int:
         assert row.id is not None and row.message_id is not None
         try:
             await self.bot.edit_message_text(
@@ -76,7 +80,7 @@ class StoryEditor:
                 chat_id=row.chat_id,
                 message_id=row.message_id,
                 parse_mode=ParseMode.HTML,
-                reply_markup=alert_buttons(row),
+                reply_markup=alert_buttons(row, translated=translated),
                 link_preview_options=LinkPreviewOptions(url=row.link) if row.link else None,
             )
         except RetryAfter as exc:

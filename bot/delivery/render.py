@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.storage.models import Delivery, Story
+
+if TYPE_CHECKING:
+    from bot.delivery.translate import AlertTranslation
 from bot.telegram.format import AlertView, format_alert, safe_link
 from bot.telegram.i18n import t
 
@@ -22,19 +26,26 @@ def story_outlets(story: Story | None) -> list[str]:
     return [str(name) for name in outlets if isinstance(name, str | int)]
 
 
-def render_alert(row: Delivery, story: Story | None) -> str:
-    """The alert with its story's current headline and the other outlets that carry it."""
+def render_alert(
+    row: Delivery, story: Story | None, translation: AlertTranslation | None = None
+) -> str:
+    """The alert with its story's current headline and the other outlets that carry it;
+    in the chat's language when a translation is given."""
     if not row.view:
         return row.text
     view = AlertView.from_json(row.view)
-    if story is not None and story.url == view.url and story.title:
+    if translation is not None:
+        view = replace(view, title=translation.title, summary=translation.summary)
+    elif story is not None and story.url == view.url and story.title:
         view = replace(view, title=story.title)
     others = [name for name in story_outlets(story) if name != view.source_name]
-    return format_alert(view, also_reported=others)
+    source = translation.source if translation is not None else None
+    return format_alert(view, also_reported=others, translated_from=source)
 
 
-def alert_buttons(row: Delivery) -> InlineKeyboardMarkup | None:
-    """Open, Mute this topic for 24 h, Not relevant. Callback data stays far below 64 bytes."""
+def alert_buttons(row: Delivery, *, translated: bool = False) -> InlineKeyboardMarkup | None:
+    """Open, Mute this topic for 24 h, Not relevant, and Original under a translated alert.
+    Callback data stays far below 64 bytes."""
     buttons = []
     link = safe_link(row.link) if row.link else None
     lang = AlertView.from_json(row.view).lang if row.view else "en"
@@ -48,4 +59,10 @@ def alert_buttons(row: Delivery) -> InlineKeyboardMarkup | None:
         buttons.append(
             InlineKeyboardButton(t(lang, "chrome.not_relevant"), callback_data=f"nr:{row.id}")
         )
-    return InlineKeyboardMarkup([buttons]) if buttons else None
+    rows = [buttons] if buttons else []
+    if translated and row.id is not None:
+        original = InlineKeyboardButton(
+            t(lang, "translate.original"), callback_data=f"orig:{row.id}"
+        )
+        rows.append([original])
+    return InlineKeyboardMarkup(rows) if rows else None

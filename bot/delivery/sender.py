@@ -24,6 +24,7 @@ from telegram.error import (
 
 from bot.delivery.render import alert_buttons, render_alert
 from bot.delivery.timing import in_quiet
+from bot.delivery.translate import AlertTranslation, AlertTranslator
 from bot.storage.models import Delivery, Story, utcnow
 from bot.storage.store import Store
 
@@ -51,6 +52,12 @@ def send_backoff(attempts: int) -> float:
     return min(MAX_BACKOFF, 2.0 * (2**attempts))
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    ready: dict[int, AlertTranslation]
+    held: set[int]
+
+
 @dataclass
 class SenderStats:
     sent: int = 0
@@ -70,9 +77,11 @@ class Sender:
         batch: int = 300,
         max_rate: float = MAX_RATE,
         on_event: Callable[[str], None] = lambda _kind: None,
+        translator: AlertTranslator | None = None,
     ) -> None:
         self.store = store
         self.bot = bot
+        self.translator = translator
         self.max_in_flight = max_in_flight
         self.batch = batch
         self.on_event = on_event
@@ -130,6 +139,8 @@ class Sender:
         if not picked:
             return 0
         picked, silent = await self._apply_quiet_hours(picked)
+        translations = await self._translations(picked)
+        picked = [row for row in picked if row.id not in translations.held]
         semaphore = asyncio.Semaphore(self.max_in_flight)
         stories = await asyncio.to_thread(
             self.store.stories, [row.story_id for row in picked if row.story_id is not None]
@@ -140,10 +151,23 @@ class Sender:
                 if not await self.take_slot(stop):
                     return False
                 story = stories.get(row.story_id) if row.story_id is not None else None
-                return await self.send_one(row, story, silent=row.chat_id in silent)
+                translation = translations.ready.get(row.id) if row.id is not None else None
+                return await self.send_one(
+                    row, story, silent=row.chat_id in silent, translation=translation
+                )
 
         results = await asyncio.gather(*(guarded(row) for row in picked))
         return sum(results)
+
+    async def _translations(self, rows: list[Delivery]) -> Prepared:
+        """Translations ready for these rows, and the rows held back while one is fetched."""
+        if self.translator is None or not rows:
+            return Prepared({}, set())
+        try:
+            return Prepared(*await self.translator.prepare(rows))
+        except Exception:  # alerts go out as they are rather than not at all
+            log.exception("preparing translations failed")
+            return Prepared({}, set())
 
     async def _apply_quiet_hours(self, rows: list[Delivery]) -> tuple[list[Delivery], set[int]]:
         """Chats in their quiet hours get alerts without sound, or hold them for later."""
@@ -203,14 +227,21 @@ class Sender:
             return True
 
     async def send_one(
-        self, row: Delivery, story: Story | None = None, *, silent: bool = False
+        self,
+        row: Delivery,
+        story: Story | None = None,
+        *,
+        silent: bool = False,
+        translation: AlertTranslation | None = None,
     ) -> bool:
         assert row.id is not None
         self._in_flight.add(row.chat_id)
         try:
-            text = render_alert(row, story)
+            text = render_alert(row, story, translation)
             rendered = story.updated_at if story is not None else None
-            message = await self._send(row, text, ParseMode.HTML, silent=silent)
+            message = await self._send(
+                row, text, ParseMode.HTML, silent=silent, translated=translation is not None
+            )
         except RetryAfter as exc:
             wait = retry_after_seconds(exc)
             self.stats.retry_after += 1
@@ -266,6 +297,7 @@ class Sender:
         *,
         thread: bool = True,
         silent: bool = False,
+        translated: bool = False,
     ) -> Message:
         return await self.bot.send_message(
             chat_id=row.chat_id,
@@ -274,7 +306,7 @@ class Sender:
             disable_notification=silent or None,
             message_thread_id=row.thread_id if thread else None,
             link_preview_options=LinkPreviewOptions(url=row.link) if row.link else None,
-            reply_markup=alert_buttons(row),
+            reply_markup=alert_buttons(row, translated=translated),
         )
 
     async def _bad_request(self, row: Delivery, exc: BadRequest) -> bool:

@@ -23,6 +23,8 @@ class Chat(SQLModel, table=True):
     quiet_end: str | None = None
     quiet_mode: str = "silent"  # silent: sent without sound; hold: one message when they end
     digest_time: str = "08:00"  # local time of the daily digest
+    translate: bool = False  # alerts in other languages arrive translated (/translate)
+    translate_to: str | None = None  # the language they are translated into; None: `language`
     owner_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     active: bool = True
     migrated_to: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
@@ -198,3 +200,14 @@ class CalendarFeed(SQLModel, table=True):
     chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     secret: str = Field(max_length=64, unique=True, index=True)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class Translation(SQLModel, table=True):
+    """An item's title and summary in another language, shared by every chat that wants it."""
+
+    item_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    target: str = Field(primary_key=True, max_length=12)
+    source: str = Field(max_length=12)
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    summary: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    created_at: datetime = Field(default_factory=utcnow, index=True)

@@ -66,6 +66,7 @@ class AlertView:
     topic: str
     matched_terms: tuple[str, ...] = ()
     lang: str = "en"  # the chat's language, for the alert's own words
+    source_lang: str | None = None  # the item's language
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -90,9 +91,11 @@ def also_reported_line(outlets: Sequence[str], *, shown: int = 3, lang: str = "e
     return t(lang, "chrome.also_reported", names=names + more)
 
 
-def format_alert(alert: AlertView, *, also_reported: Sequence[str] = ()) -> str:
+def format_alert(
+    alert: AlertView, *, also_reported: Sequence[str] = (), translated_from: str | None = None
+) -> str:
     """One alert: bold linked title, summary, source and time, the topic that matched,
-    and the other outlets that carry the story."""
+    the other outlets that carry the story, and the language it was translated from."""
     title = escape(shorten(alert.title, MAX_TITLE) or "(untitled)")
     link = safe_link(alert.url)
     headline = f'<b><a href="{escape(link)}">{title}</a></b>' if link else f"<b>{title}</b>"
@@ -114,6 +117,9 @@ def format_alert(alert: AlertView, *, also_reported: Sequence[str] = ()) -> str:
     also = also_reported_line(also_reported, lang=alert.lang)
     if also:
         footer_parts.append(also)
+    if translated_from:
+        name = i18n.language_name(alert.lang, translated_from)
+        footer_parts.append(t(alert.lang, "translate.from", language=escape(name)))
     footer = "\n".join(footer_parts)
 
     budget = MAX_MESSAGE - visible_length(headline) - visible_length(footer) - 4

@@ -25,6 +25,7 @@ from telegram.ext import (
 )
 
 from bot.config import Settings
+from bot.delivery.translate import AlertTranslator
 from bot.domain import UserError
 from bot.events.lifecycle import UntilError, split_until
 from bot.match import Aliases, MatchDoc, QueryError, match, parse_query
@@ -56,6 +57,7 @@ class Services:
     aliases: Aliases | None = None
     fetcher: Fetcher | None = None
     articles: ArticleFetcher | None = None
+    translator: AlertTranslator | None = None
     on_topics_changed: Callable[[], None] = field(default=lambda: None)
     clock: Callable[[], datetime] = utcnow  # what "today" is for /upcoming and /calendar
 
@@ -502,7 +504,7 @@ COMMAND_HANDLERS: dict[str, Handler] = {
 
 def register(application: Application[Any, Any, Any, Any, Any, Any], services: Services) -> None:
     # These build on this module's helpers, so they are imported here.
-    from bot.telegram import events, manage, settings_view, source_pages, transfer
+    from bot.telegram import events, manage, settings_view, source_pages, transfer, translate
     from bot.telegram.prefs import PREF_COMMANDS
 
     application.bot_data["services"] = services
@@ -515,6 +517,7 @@ def register(application: Application[Any, Any, Any, Any, Any, Any], services: S
     source_pages.register(application)
     settings_view.register(application)
     events.register(application)
+    translate.register(application)
     application.add_handler(CallbackQueryHandler(button))
     application.add_handler(MessageHandler(filters.COMMAND, unknown_command))
     application.add_handler(

@@ -85,6 +85,12 @@ def moment(lang: str, when: datetime) -> str:
     return format_datetime(when, "d MMM y, HH:mm", tzinfo=UTC, locale=_locale(lang)) + " UTC"
 
 
+def language_name(lang: str, code: str) -> str:
+    """The name of the language `code` in `lang` ("ru" in hi: "रूसी"); the code if unknown."""
+    name = _locale(lang).languages.get(code)
+    return str(name) if name else code
+
+
 def tn(lang: str, key: str, count: int, /, **values: Any) -> str:
     """A counted phrase: looks up `key.one`, `key.few` or `key.many`, with {count} filled."""
     return t(lang, f"{key}.{plural_form(lang, count)}", count=number(lang, count), **values)

@@ -39,6 +39,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("calendar", "Those meetings as a calendar file and a subscription link", "/calendar"),
     ("preview", "Try a query on the last 72 hours without saving it", "/preview Putin Modi summit"),
     ("lang", "Reply language: English, Russian or Hindi", "/lang hi"),
+    ("translate", "Alerts in other languages, translated into yours", "/translate on"),
     ("channel", "Post alerts to a channel you run", "/channel @mychannel watch BRICS summit"),
     ("export", "Download your topics, sources and settings", "/export"),
     (
