@@ -9,6 +9,7 @@ import pytest
 
 from bot.language.detect import detect, item_language
 from bot.language.script import script_guess
+from bot.match import MatchDoc, match, parse_query
 from bot.sources.normalize import normalize_entry
 from bot.sources.parse import parse_feed
 
@@ -71,3 +72,20 @@ def test_a_declaration_the_text_cannot_be_in_gives_way_to_detection() -> None:
 def test_too_little_text_gives_no_guess() -> None:
     assert detect("IPL 2025") is None
     assert item_language(None, "", "") is None
+
+
+def test_lang_queries_use_the_detected_language() -> None:
+    # Yandex.News declares nothing, so only detection can make `lang:ru` find its items.
+    parsed = parse_feed(
+        (FIXTURES / "feeds" / "yandex_moscow_double_encoded.xml").read_bytes(),
+        url="https://example.com/",
+    )
+    items = [
+        normalize_entry(entry, source_url="https://example.com/", source_name="Яндекс")
+        for entry in parsed.entries
+    ]
+    docs = [MatchDoc(title=i.title, text=i.text, site=i.site, language=i.language) for i in items]
+    moscow = [doc for doc in docs if "Москве" in doc.title + doc.text]
+    assert len(moscow) >= 2
+    assert all(match(parse_query("Москве lang:ru"), doc) for doc in moscow)
+    assert not any(match(parse_query("Москве lang:en"), doc) for doc in moscow)
