@@ -8,16 +8,18 @@ from contextlib import suppress
 from typing import Any
 
 from telegram import Update
+from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
 from bot.delivery.render import render_alert
 from bot.delivery.translate import AlertTranslator, wanted_target
+from bot.language.clean import cut
 from bot.language.detect import normalize_code
 from bot.storage.models import Source
 from bot.storage.translations import TranslationStore
 from bot.telegram import i18n, texts
-from bot.telegram.format import escape
+from bot.telegram.format import AlertView, escape
 from bot.telegram.handlers import (
     change_request,
     command_argument,
@@ -26,6 +28,8 @@ from bot.telegram.handlers import (
     reply,
     services_of,
 )
+
+POPUP_LIMIT = 200  # Telegram's limit for a callback answer's text
 
 
 def _name(lang: str, code: str) -> str:
@@ -80,7 +84,9 @@ async def _can_target(translator: AlertTranslator, code: str) -> bool:
 
 
 async def original_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """The Original button: the alert as the outlet wrote it, as a reply to the translation."""
+    """The Original button: in a private chat, the alert as the outlet wrote it, as a reply to
+    the translation; in groups and channels, where a reply would reach everyone, the original
+    headline in a pop-up for the one who pressed."""
     services = services_of(context)
     press = update.callback_query
     chat = update.effective_chat
@@ -96,6 +102,11 @@ async def original_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     if row is None or press.message is None:
         with suppress(TelegramError):
             await press.answer(texts.button_expired(lang))
+        return
+    if chat.type != ChatType.PRIVATE:
+        headline = cut(AlertView.from_json(row.view).title, POPUP_LIMIT) if row.view else ""
+        with suppress(TelegramError):
+            await press.answer(headline or texts.button_expired(lang), show_alert=True)
         return
     stories = await asyncio.to_thread(
         services.store.stories, [row.story_id] if row.story_id else []
