@@ -104,6 +104,7 @@ async def test_hostile_output_is_cut_escaped_or_replaced(
     assert clean_translation(TITLE, "") == TITLE
     assert clean_translation(TITLE, "   \u200b\x00 ") == TITLE  # invisible only: nothing
     assert clean_translation(TITLE, None) == TITLE
+    assert clean_translation("", "made up from nothing") == ""
     assert clean_translation(TITLE, ["not", "text"]) == TITLE
     assert clean_translation("Hi", "a\x00b\u202ec") == "abc"
 
