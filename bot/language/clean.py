@@ -26,8 +26,8 @@ def cut(text: str, limit: int) -> str:
 
 def clean_translation(original: str, output: object) -> str:
     """One line of plain text for `original`'s translation; the original when the output is
-    not text or is empty, or there was nothing to translate. Markup is left as text: the alert's HTML escapes it like any other
-    outside string."""
+    not text or is empty, or there was nothing to translate. Markup is left as text: the
+    alert's HTML escapes it like any other outside string."""
     if not isinstance(output, str) or not original.strip():
         return original
     text = _SPACES.sub(" ", _printable(output)).strip()
