@@ -68,7 +68,9 @@ async def bot(
     )
     under_test = BotUnderTest(settings, fake, feeds)
     await under_test.start()
-    await under_test.wait_polls(1)
+    # The first poll starts the ingest helper, which loads the language models: allow for a
+    # busy machine.
+    await under_test.wait_polls(1, timeout=60)
     yield under_test
     await under_test.stop()
 
