@@ -15,6 +15,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 from bot.render.sources import Page, sources_page, status_page
 from bot.telegram.handlers import command_argument, language_of, services_of, translated
 from bot.telegram.i18n import t
+from bot.telegram.translate import translation_status
 
 VIEWS = {"s": sources_page, "t": status_page}
 _PAGE_DATA = re.compile(r"sp:([st]):(\d{1,3})")
@@ -57,11 +58,12 @@ def _typed_page(update: Update) -> int:
 
 async def _command(update: Update, context: ContextTypes.DEFAULT_TYPE, view: str) -> None:
     page, lang = await _render(update, context, view, _typed_page(update))
+    text = page.text
+    if view == "t":
+        text += translation_status(services_of(context).translator, lang)
     message = update.effective_message
     if message is not None:
-        await message.reply_html(
-            page.text, reply_markup=page_buttons(view, page, lang), do_quote=False
-        )
+        await message.reply_html(text, reply_markup=page_buttons(view, page, lang), do_quote=False)
 
 
 async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

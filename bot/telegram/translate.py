@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
 from contextlib import suppress
 from typing import Any
 
@@ -16,7 +15,6 @@ from bot.delivery.render import render_alert
 from bot.delivery.translate import AlertTranslator, wanted_target
 from bot.language.clean import cut
 from bot.language.detect import normalize_code
-from bot.storage.models import Source
 from bot.storage.translations import TranslationStore
 from bot.telegram import i18n, texts
 from bot.telegram.format import AlertView, escape
@@ -27,6 +25,7 @@ from bot.telegram.handlers import (
     language_of,
     reply,
     services_of,
+    translated,
 )
 
 POPUP_LIMIT = 200  # Telegram's limit for a callback answer's text
@@ -123,40 +122,28 @@ async def original_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     )
 
 
-def translation_report(
-    translator: AlertTranslator | None,
-) -> Callable[[Sequence[Source], str], str]:
-    """/status's report, with a line on the translation service when there is one."""
+def translation_status(translator: AlertTranslator | None, lang: str) -> str:
+    """/status's lines on the translation service, or nothing when there is none."""
     if translator is None:
-        return texts.status_report
-
-    def report(sources: Sequence[Source], lang: str) -> str:
-        stats = translator.stats
-        lines = [
-            texts.status_report(sources, lang),
-            "",
-            i18n.t(
-                lang,
-                "translate.status",
-                translated=i18n.number(lang, stats.translated),
-                failed=i18n.number(lang, stats.failed),
-                late=i18n.number(lang, stats.late),
-            ),
-        ]
-        if stats.last_error:
-            lines.append(
-                i18n.t(
-                    lang,
-                    "translate.last_error",
-                    ago=texts.ago(stats.last_error_at, lang),
-                    reason=escape(stats.last_error),
-                )
-            )
-        return "\n".join(lines)
-
-    return report
+        return ""
+    stats = translator.stats
+    lines = [
+        "",
+        i18n.t(
+            lang,
+            "translate.status",
+            translated=i18n.number(lang, stats.translated),
+            failed=i18n.number(lang, stats.failed),
+            late=i18n.number(lang, stats.late),
+        ),
+    ]
+    if stats.last_error:
+        reason = escape(stats.last_error)
+        ago = texts.ago(stats.last_error_at, lang)
+        lines.append(i18n.t(lang, "translate.last_error", ago=ago, reason=reason))
+    return "\n".join(["", *lines])
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    application.add_handler(CommandHandler("translate", translate_command))
+    application.add_handler(CommandHandler("translate", translated(translate_command)))
     application.add_handler(CallbackQueryHandler(original_pressed, pattern=r"^orig:"))
