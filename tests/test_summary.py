@@ -4,7 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.summarize.summary import ELLIPSIS, is_boilerplate, strip_dateline, summarize
+from bot.sources.normalize import html_to_blocks
+from bot.summarize.summary import ELLIPSIS, strip_dateline, summarize, summarize_blocks
 
 LEAD = "Prime Minister Narendra Modi met President Vladimir Putin in Moscow on Tuesday."
 SECOND = "The leaders discussed energy and trade."
@@ -74,8 +75,7 @@ def test_cookie_banner_before_the_lead() -> None:
         "5 min read",
     ],
 )
-def test_boilerplate_lines(line: str) -> None:
-    assert is_boilerplate(line)
+def test_chrome_line_before_the_lead(line: str) -> None:
     assert summarize(f"{line}\n{LEAD}") == LEAD
 
 
@@ -91,9 +91,9 @@ def test_boilerplate_lines(line: str) -> None:
         "Menu prices in Moscow restaurants went up again.",
     ],
 )
-def test_news_lines_are_not_boilerplate(line: str) -> None:
-    assert not is_boilerplate(line)
+def test_news_lines_are_kept(line: str) -> None:
     assert summarize(line) == line
+    assert summarize(f"Menu\n{line}") == line
 
 
 @pytest.mark.parametrize(
@@ -163,7 +163,7 @@ def test_long_first_sentence_is_cut_at_a_word() -> None:
 
 
 def test_long_word_without_spaces() -> None:
-    summary = summarize("x" * 500, limit=50)
+    summary = summarize("x" * 500 + " is a very long word.", limit=50)
     assert summary == "x" * 50 + ELLIPSIS
 
 
@@ -219,7 +219,71 @@ def test_never_longer_than_the_limit(text: str, title: str, limit: int) -> None:
 
 
 def test_lines_without_final_punctuation_are_separated() -> None:
-    text = "Doctors say aid is being blocked\nAftermath – a visual guide\nThe junta denies it."
-    assert summarize(text) == (
-        "Doctors say aid is being blocked. Aftermath – a visual guide. The junta denies it."
+    standfirst = (
+        "Doctors and a UN rapporteur say that aid is being blocked in areas held by the resistance"
     )
+    text = f"{standfirst}\nThe junta denies it."
+    assert summarize(text) == f"{standfirst}. The junta denies it."
+
+
+# --- blocks from feed HTML: link density and neighbours ------------------------------------
+
+
+STANDFIRST = "Doctors and a UN rapporteur say aid is being blocked in areas held by the resistance"
+JUNTA = "The junta denies it and says that aid convoys reach every region the earthquake hit."
+
+
+def _html_summary(html: str, title: str = "") -> str:
+    return summarize_blocks(html_to_blocks(html), title=title)
+
+
+def test_related_links_between_standfirst_and_body_are_dropped() -> None:
+    html = (
+        f"<p>{STANDFIRST}</p>"
+        '<ul><li><a href="https://news.test/guide">Aftermath of the earthquake – a visual guide'
+        f"</a></li></ul><p>{JUNTA}</p>"
+        '<a href="https://news.test/story">Continue reading...</a>'
+    )
+    assert _html_summary(html) == f"{STANDFIRST}. {JUNTA}"
+
+
+def test_a_lead_with_a_few_inline_links_is_kept() -> None:
+    html = (
+        '<p>The earthquake that <a href="https://news.test/a">hit central Myanmar</a> on Friday '
+        "has killed more than 2,700 people, the junta said.</p>"
+    )
+    assert _html_summary(html) == (
+        "The earthquake that hit central Myanmar on Friday has killed more than 2,700 people, "
+        "the junta said."
+    )
+
+
+@pytest.mark.parametrize(
+    "teaser", ["Два варианта.", "Трискаидекафобия.", "Przez mandat za złe parkowanie."]
+)
+def test_a_one_line_teaser_is_the_lead(teaser: str) -> None:
+    assert summarize(teaser) == teaser
+    assert _html_summary(f"<p>{teaser}</p>") == teaser
+
+
+def test_title_counter_date_and_dots_never_reach_the_summary() -> None:
+    title = "Putin’s India visit defies Washington"
+    text = "\n".join(
+        ["menu_open Columnists", "More information . Close", title, "38 1", "30.11.2025",
+         f"{LEAD} {SECOND}", "........", "© Blitz"]
+    )  # fmt: skip
+    assert summarize(text, title=f"{title} | QOSHE") == f"{LEAD} {SECOND}"
+
+
+def test_a_share_prompt_after_the_lead_is_dropped() -> None:
+    text = f"{LEAD} {SECOND}\nShare this article on Facebook"
+    assert summarize(text) == f"{LEAD} {SECOND}"
+    assert summarize(f"{LEAD} Follow us on Twitter for more.") == LEAD
+
+
+def test_a_syndication_note_is_not_a_lead() -> None:
+    text = (
+        'A version of this article first appeared in the "Reliable Sources" newsletter. '
+        "You can sign up for free right here."
+    )
+    assert summarize(text) == ""

@@ -12,7 +12,8 @@ from w3lib.url import canonicalize_url
 
 from bot.domain import FeedEntry, Item
 from bot.language.detect import item_language
-from bot.summarize.summary import summarize
+from bot.summarize.blocks import Block, blocks_from_text
+from bot.summarize.summary import summarize, summarize_blocks
 
 # Query parameters that only say how a reader arrived; exact names, matched case-insensitively.
 TRACKING_PARAMS = frozenset(
@@ -41,6 +42,7 @@ _BLOCK_TAGS = frozenset(
      "pre", "section", "summary", "table", "tbody", "thead", "tfoot", "tr", "ul", "caption"}
 )  # fmt: skip
 _CELL_TAGS = frozenset({"td", "th"})
+_HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _MAX_HTML_CHARS = 2_000_000
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufeff\u200b\u2028\u2029]")
@@ -99,7 +101,7 @@ def html_to_text(html_text: str, *, limit: int = 20000) -> str:
     return "\n".join(line for line in lines if line)[:limit].strip()
 
 
-def _tree_text(source: str) -> str:
+def _parse_fragment(source: str) -> lxml.html.HtmlElement:
     # huge_tree lifts libxml2's nesting limit, past which the text of deep markup is lost.
     # A parser per call: lxml parsers must not be shared between threads.
     parser = lxml.html.HTMLParser(huge_tree=True, remove_comments=True, remove_pis=True)
@@ -108,6 +110,11 @@ def _tree_text(source: str) -> str:
         _drop(node)
     for node in [el for el in root.iter() if isinstance(el.tag, str) and el.tag in _SKIP_TAGS]:
         _drop(node)
+    return root
+
+
+def _tree_text(source: str) -> str:
+    root = _parse_fragment(source)
     parts: list[str] = []
     for event, el in lxml.etree.iterwalk(root, events=("start", "end")):
         tag = el.tag if isinstance(el.tag, str) else ""
@@ -126,6 +133,68 @@ def _tree_text(source: str) -> str:
             if el.tail and el is not root:
                 parts.append(el.tail)
     return "".join(parts).replace("\xa0", " ")
+
+
+def html_to_blocks(html_text: str) -> list[Block]:
+    """The blocks of an HTML fragment, each with the length of its link text. Never raises.
+
+    Text without markup, and markup that does not parse, come back one block per line.
+    """
+    source = _CONTROL.sub("", (html_text or "")[:_MAX_HTML_CHARS])
+    blocks: list[Block] = []
+    if "<" in source:
+        try:
+            blocks = _tree_blocks(_parse_fragment(source))
+        except (lxml.etree.LxmlError, ValueError):
+            blocks = []
+    return blocks or blocks_from_text(html_to_text(html_text))
+
+
+class _BlockBuilder:
+    def __init__(self) -> None:
+        self.blocks: list[Block] = []
+        self.parts: list[str] = []
+        self.link_chars = 0
+        self.heading = False
+
+    def add(self, text: str | None, *, in_link: bool) -> None:
+        if text:
+            self.parts.append(text)
+            if in_link:
+                self.link_chars += len(" ".join(text.split()))
+
+    def close(self) -> None:
+        text = " ".join(_LEFTOVER_ENTITY.sub(_unescape, "".join(self.parts)).split())
+        if text:
+            self.blocks.append(Block(text, min(self.link_chars, len(text)), self.heading))
+        self.parts, self.link_chars, self.heading = [], 0, False
+
+
+def _unescape(match: re.Match[str]) -> str:
+    return html.unescape(match.group(0))
+
+
+def _tree_blocks(root: lxml.html.HtmlElement) -> list[Block]:
+    builder = _BlockBuilder()
+    links = 0  # depth of <a> elements around the current text
+    for event, el in lxml.etree.iterwalk(root, events=("start", "end")):
+        tag = el.tag if isinstance(el.tag, str) else ""
+        if event == "start":
+            if tag in _BLOCK_TAGS or tag == "br":
+                builder.close()
+            builder.heading = builder.heading or tag in _HEADING_TAGS
+            links += tag == "a"
+            builder.add(el.text, in_link=links > 0)
+        else:
+            links -= tag == "a"
+            if tag in _BLOCK_TAGS:
+                builder.close()
+            elif tag in _CELL_TAGS:
+                builder.add(" ", in_link=False)
+            if el is not root:
+                builder.add(el.tail, in_link=links > 0)
+    builder.close()
+    return builder.blocks
 
 
 def _drop(node: lxml.etree._Element) -> None:
@@ -154,7 +223,7 @@ def normalize_entry(entry: FeedEntry, *, source_url: str, source_name: str) -> I
     if not title and text:
         # Some feeds (RSS 0.92, social feeds) have items without titles.
         title = summarize(text, limit=120)
-    summary = summarize(text, title=title)
+    summary = summarize_blocks(html_to_blocks(entry.content_html), title=title)
     return Item(
         source_url=source_url,
         source_name=source_name,
