@@ -287,3 +287,19 @@ def test_a_syndication_note_is_not_a_lead() -> None:
         "You can sign up for free right here."
     )
     assert summarize(text) == ""
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<p>An unclosed <a href='https://news.test/x'>paragraph",
+        "<<<>>> </p></a> &amp;nbsp; <p>",
+        "\x00<p>\x1b</p>",
+        "<div>" * 5000 + LEAD + "</div>" * 5000,
+        "<p>" + "word " * 100_000 + "</p>",
+    ],
+)
+def test_hostile_markup_never_breaks_the_summary(html: str) -> None:
+    summary = _html_summary(html)
+    assert len(summary) <= 301
+    assert "<" not in summary and "\x00" not in summary
