@@ -22,8 +22,10 @@ article text.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from functools import cache
+from itertools import chain
 from types import SimpleNamespace
 
 import justext
@@ -64,12 +66,9 @@ def _stoplists() -> tuple[tuple[frozenset[str], ...], dict[str, tuple[int, ...]]
 def stoplist_for(texts: Sequence[str]) -> frozenset[str]:
     """The jusText stoplist that covers most words of the text: its language's list."""
     lists, holders = _stoplists()
-    hits = [0] * len(lists)
     words = [w.lower() for text in texts for w in text.split()][:_WORDS_FOR_LANGUAGE]
-    for word in words:
-        for number in holders.get(word, ()):
-            hits[number] += 1
-    return lists[max(range(len(lists)), key=hits.__getitem__)]
+    hits = Counter(chain.from_iterable(holders.get(word, ()) for word in words))
+    return lists[hits.most_common(1)[0][0]] if hits else lists[0]
 
 
 class _Paragraph(Paragraph):

@@ -43,6 +43,14 @@ _PROMPT = re.compile(
     re.IGNORECASE,
 )
 
+# Every alternative above holds one of these; most text holds none, and looking for them is
+# far cheaper than running the pattern.
+_PROMPT_WORDS = (
+    "sign up", "subscri", "follow", "click", "tap", "share", "read", "continu", "related",
+    "advert", "sponsor", "cookie", "rights reserved", "appeared", "published", "читайте",
+    "подпис", "реклам", "куки", "पढ़ें", "विज्ञापन",
+)  # fmt: skip
+
 _AGENCY = (
     r"(?:Reuters|AP|AFP|PTI|IANS|ANI|UNI|Bloomberg|TASS|RIA Novosti|Xinhua|dpa|Sputnik|"
     r"Interfax|[A-Z]{2,6})"
@@ -77,10 +85,13 @@ _DATELINES = [
 ]
 
 
+_NOT_ALNUM = re.compile(r"[\W_]+")
+
+
 def loose_key(text: str) -> str:
     """Loose comparison form: folded case, letters and digits only."""
     folded = unicodedata.normalize("NFKC", text).casefold()
-    return " ".join("".join(c if c.isalnum() else " " for c in folded).split())
+    return _NOT_ALNUM.sub(" ", folded).strip()
 
 
 def is_byline(text: str) -> bool:
@@ -89,7 +100,10 @@ def is_byline(text: str) -> bool:
 
 def is_prompt(text: str) -> bool:
     """True for a sentence addressed to the reader about the page: share, follow, consent."""
-    return len(text) < 600 and bool(_PROMPT.search(text))
+    if len(text) >= 600:
+        return False
+    folded = text.casefold()
+    return any(word in folded for word in _PROMPT_WORDS) and bool(_PROMPT.search(text))
 
 
 def strip_dateline(text: str) -> str:
