@@ -504,7 +504,7 @@ def test_check_reads_surrogate_escapes_without_losing_the_feed(tmp_path: Path) -
     rss = (
         b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>'
         b"<item><title>Summit &#55357;&#56832; ends</title><link>https://e.test/1</link>"
-        b"<description>Lone &#xD800; reference</description></item></channel></rss>"
+        b"<description>Lone &#xD800; reference.</description></item></channel></rss>"
     )
     jsonfeed = json.dumps(
         {
@@ -523,4 +523,4 @@ def test_check_reads_surrogate_escapes_without_losing_the_feed(tmp_path: Path) -
     titles = {str(r["source"]): str(r["title"]) for r in run.records}
     assert titles == {rss_url: "Summit \U0001f600 ends", json_url: "Lone \ufffd escape"}
     summary = next(str(r["summary"]) for r in run.records if r["source"] == rss_url)
-    assert summary == "Lone \ufffd reference"
+    assert summary == "Lone \ufffd reference."
