@@ -104,10 +104,8 @@ def _repeats_title(text: str, title_key: str) -> bool:
 
 
 def _is_prompt_block(text: str) -> bool:
-    if not is_prompt(text):
-        return False
-    sentences = split_sentences(text, len(text))
-    return all(is_prompt(sentence) for sentence in sentences) or is_prompt(sentences[0])
+    """A block that opens with a reader prompt; a prompt after news is dropped as a sentence."""
+    return is_prompt(text) and is_prompt(split_sentences(text, len(text))[0])
 
 
 def _never_text(text: str, title_key: str) -> bool:
