@@ -163,6 +163,7 @@ async def _run_ours(args: argparse.Namespace, tmp: Path) -> Figures:
     from sqlalchemy import update
     from sqlmodel import Session
 
+    from bot import defaults
     from bot.config import USER_AGENT, SourceSpec
     from bot.ingest import ProcessLane, TopicCache
     from bot.match import load_aliases
@@ -185,13 +186,13 @@ async def _run_ours(args: argparse.Namespace, tmp: Path) -> Figures:
         if i < CHATS:
             store.ensure_chat(chat_id)
         store.add_topic(chat_id, query)
-    aliases_file = REPO_ROOT / "config" / "aliases.toml"
-    topics = TopicCache(load_aliases(aliases_file) if aliases_file.exists() else None)
+    aliases_file = defaults.ALIASES
+    topics = TopicCache(load_aliases(aliases_file))
     lane = None
     if args.lane == "process":
         lane = ProcessLane(
             database_url,
-            aliases_file=aliases_file if aliases_file.exists() else None,
+            aliases_file=aliases_file,
             story_window=STORY_WINDOW,
         )
     rss_setup = proc_status_mb("VmRSS")

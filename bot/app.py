@@ -15,7 +15,7 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
-from bot.config import USER_AGENT, Settings, load_sources
+from bot.config import USER_AGENT, Settings, load_configured_aliases, load_sources
 from bot.delivery.batches import BatchSender
 from bot.delivery.editor import StoryEditor
 from bot.delivery.flood import FloodControl
@@ -23,9 +23,9 @@ from bot.delivery.reminders import EventNotifier
 from bot.delivery.sender import Sender
 from bot.delivery.translate import build_translator
 from bot.ingest import ProcessLane, TopicCache
-from bot.match import load_aliases
 from bot.observability import HealthServer, Metrics
 from bot.pipeline import Poller, PollOutcome
+from bot.poll_health import PollHealth
 from bot.sources.articles import ArticleFetcher
 from bot.sources.fetch import Fetcher
 from bot.sources.schedule import Clamp
@@ -89,7 +89,7 @@ class Runtime:
         self.poll_locally = poll_locally
         self.engine = make_engine(settings.database_url)
         self.store = Store(self.engine)
-        aliases = load_aliases(settings.aliases_file) if settings.aliases_file.exists() else None
+        aliases_file, aliases = load_configured_aliases(settings)
         self.fetcher = make_fetcher(settings)
         self.metrics = Metrics()
         self.flood = FloodControl()
@@ -99,6 +99,7 @@ class Runtime:
                 self.flood, on_retry_after=lambda: self.metrics.record_send_event("retry_after")
             ),
         )
+        self.poll_health = PollHealth()
         self.sender = Sender(
             self.store, self.application.bot, on_event=self.metrics.record_send_event
         )
@@ -126,7 +127,7 @@ class Runtime:
         if settings.ingest_process and is_shared(settings.database_url):
             lane = ProcessLane(
                 settings.database_url,
-                aliases_file=settings.aliases_file if aliases is not None else None,
+                aliases_file=aliases_file,
                 story_window=timedelta(days=settings.story_window_days),
             )
         self.poller = Poller(
@@ -250,6 +251,7 @@ class Runtime:
             # The database is away; the next tick tries again, so one line is enough.
             log.warning("poll cycle skipped, database unavailable: %s", type(exc.orig).__name__)
             return
+        self.poll_health.record_cycle(outcome.status for outcome in outcomes)
         for outcome in outcomes:
             self.record(outcome)
 
@@ -291,7 +293,9 @@ class Runtime:
         report["last_poll_age_seconds"] = (
             round((utcnow() - last).total_seconds(), 1) if last is not None else None
         )
-        report["ok"] = report["database"] == "ok" and scheduler_alive
+        problem = self.poll_health.problem(self.poller.lane.deaths_in_a_row)
+        report["polling"] = problem or "ok"
+        report["ok"] = report["database"] == "ok" and scheduler_alive and problem is None
         return report
 
     async def refresh_gauges(self) -> None:
@@ -300,6 +304,7 @@ class Runtime:
     async def stop(self) -> None:
         """Stop taking work, let sends in flight finish, and close everything."""
         if not self._started:
+            self.poller.close()
             await self.fetcher.aclose()
             self.engine.dispose()
             return
@@ -340,7 +345,11 @@ class Runtime:
         for name in ("SIGINT", "SIGTERM"):
             with suppress(NotImplementedError, AttributeError):
                 loop.add_signal_handler(getattr(signal, name), stop.set)
-        await self.start()
+        try:
+            await self.start()
+        except BaseException:
+            await self.stop()
+            raise
         try:
             await stop.wait()
         finally:

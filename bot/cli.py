@@ -7,34 +7,31 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from bot.app import make_fetcher
-from bot.config import Settings
+from bot.config import ConfigError, Settings, load_configured_aliases
 from bot.domain import Item
-from bot.match import MatchDoc, Query, QueryError, load_aliases, match, parse_query
+from bot.match import MatchDoc, Query, QueryError, match, parse_query
 from bot.sources.extract import extract_article
 from bot.sources.fetch import Fetcher, FetchError
 from bot.sources.netguard import with_scheme
 from bot.sources.normalize import normalize_entry
 from bot.sources.probe import fetch_feed
+from bot.startup import (
+    SETTINGS_EXIT,
+    START_EXIT,
+    StartupError,
+    check_database,
+    load_settings,
+    one_line,
+)
+
+log = logging.getLogger(__name__)
 
 HTML_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
-
-
-def load_settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']).upper()}: {error['msg']}"
-            for error in exc.errors()
-        )
-        raise SystemExit(f"summit-watch: invalid settings: {problems}") from None
 
 
 def iso(item: Item) -> str | None:
@@ -159,7 +156,22 @@ def run_bot(settings: Settings, role: str = "all") -> int:
         runtime = Runtime(settings, poll_locally=role == "all")
         await runtime.run_until_signal()
 
-    asyncio.run(main())
+    return run_reporting_faults(main, settings)
+
+
+def run_reporting_faults(main: Callable[[], Coroutine[Any, Any, None]], settings: Settings) -> int:
+    """Run a role; a fault the operator must fix (settings, database, Telegram) is one line on
+    stderr, anything else one logged error with its traceback, the token masked in both."""
+    try:
+        check_database(settings.database_url)
+        asyncio.run(main())
+    except Exception as exc:
+        line = one_line(exc, settings)
+        if line is None:
+            log.critical("stopped by an unexpected error", exc_info=exc)
+        else:
+            print(line, file=sys.stderr, flush=True)
+        return START_EXIT
     return 0
 
 
@@ -173,8 +185,7 @@ def run_worker(settings: Settings) -> int:
     async def main() -> None:
         await WorkerRuntime(settings).run_until_signal()
 
-    asyncio.run(main())
-    return 0
+    return run_reporting_faults(main, settings)
 
 
 def upgrade_db(settings: Settings) -> int:
@@ -224,7 +235,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except StartupError as exc:
+        print(exc, file=sys.stderr)
+        return SETTINGS_EXIT
+    try:
+        return run_command(args, settings)
+    except (StartupError, ConfigError) as exc:
+        print(one_line(exc, settings), file=sys.stderr)
+        return SETTINGS_EXIT
+
+
+def run_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "run":
         return run_bot(settings, args.role)
     if args.command in ("check", "extract"):
@@ -233,9 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "check":
         query = None
         if args.query is not None:
-            aliases = (
-                load_aliases(settings.aliases_file) if settings.aliases_file.exists() else None
-            )
+            _, aliases = load_configured_aliases(settings)
             try:
                 query = parse_query(args.query, aliases)
             except QueryError as exc:

@@ -1,15 +1,23 @@
-"""Settings from the environment or `.env`, and the shipped `sources.toml`."""
+"""Settings from the environment or `.env`, the shipped `sources.toml`, and which data files
+(alias sets, starter topics) are in use."""
 
 from __future__ import annotations
 
+import json
+import logging
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot import defaults
+from bot.match import Aliases, load_aliases
 from bot.sources.search import BING_NEWS, GOOGLE_NEWS
+
+log = logging.getLogger(__name__)
 
 USER_AGENT = "SummitWatch/0.1 (+https://github.com/summit-watch/summit-watch; news alert bot)"
 
@@ -22,17 +30,19 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///data/summit-watch.db"
     poll_interval: float = Field(default=300.0, ge=1.0)
     sources_file: Path = Path("config/sources.toml")
-    aliases_file: Path = Path("config/aliases.toml")
+    # Unset: config/<name> in the working directory if it is there, else the shipped file.
+    aliases_file: Path | None = None
+    starter_topics_file: Path | None = None
     allow_private_networks: bool = False
-    admin_ids: list[int] = Field(default_factory=list)
-    log_level: str = "INFO"
+    admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = False
-    health_port: int = 0
+    health_port: int = Field(default=0, ge=0, le=65535)
     public_url: str = ""  # where HEALTH_PORT is reachable from outside: calendar links
     webhook_url: str = ""
     webhook_secret: str = ""
     webhook_listen: str = "0.0.0.0"
-    webhook_port: int = 8443
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
     retention_days: int = Field(default=30, ge=1)
     fetch_timeout: float = Field(default=20.0, gt=0)
     fetch_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
@@ -68,11 +78,28 @@ class Settings(BaseSettings):
     @field_validator("admin_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
+        """`1,2`, `1, 2`, `1;2` and `[1,2]` all give [1, 2]; empty gives []."""
         if isinstance(value, int):
             return [value]
         if isinstance(value, str):
-            return [int(part) for part in value.replace(";", ",").split(",") if part.strip()]
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    return json.loads(text)
+                except json.JSONDecodeError:
+                    return text
+            return [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
         return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_in_capitals(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("aliases_file", "starter_topics_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @property
     def telegram_base_url(self) -> str:
@@ -92,6 +119,32 @@ class SourceSpec:
 
 class ConfigError(ValueError):
     pass
+
+
+def data_file(packaged: Path, configured: Path | None, setting: str) -> Path:
+    """The file named by a setting, else config/<name> in the working directory, else the one
+    shipped with the bot. A named file that is missing is logged once and the shipped one used."""
+    if configured is not None:
+        if configured.is_file():
+            return configured
+        log.warning("%s=%s: no such file; using the one shipped with the bot", setting, configured)
+        return packaged
+    local = Path("config") / packaged.name
+    return local if local.is_file() else packaged
+
+
+def aliases_path(settings: Settings) -> Path:
+    return data_file(defaults.ALIASES, settings.aliases_file, "ALIASES_FILE")
+
+
+def starter_topics_path(settings: Settings) -> Path:
+    """STARTER_TOPICS_FILE, else `starter_topics.toml` beside SOURCES_FILE or in config/,
+    else the shipped file."""
+    if settings.starter_topics_file is None:
+        beside = settings.sources_file.parent / defaults.STARTER_TOPICS.name
+        if beside.is_file():
+            return beside
+    return data_file(defaults.STARTER_TOPICS, settings.starter_topics_file, "STARTER_TOPICS_FILE")
 
 
 def load_sources(path: Path) -> list[SourceSpec]:
@@ -119,3 +172,13 @@ def load_sources(path: Path) -> list[SourceSpec]:
             )
         )
     return specs
+
+
+def load_configured_aliases(settings: Settings) -> tuple[Path, Aliases]:
+    """The alias sets in use and the file they came from; a file that does not parse is a
+    ConfigError naming it."""
+    path = aliases_path(settings)
+    try:
+        return path, load_aliases(path)
+    except (OSError, ValueError) as exc:  # tomllib.TOMLDecodeError is a ValueError
+        raise ConfigError(f"aliases file {path}: {exc}") from exc

@@ -10,15 +10,21 @@ from datetime import UTC, datetime
 _TOKEN_SHAPE = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
 
 
+def mask_tokens(text: str, secrets: list[str]) -> str:
+    """The text with every given secret, and anything shaped like a bot token, masked."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "<redacted>")
+    return _TOKEN_SHAPE.sub("<redacted>", text)
+
+
 class RedactingFilter(logging.Filter):
     def __init__(self, secrets: list[str]) -> None:
         super().__init__()
         self.secrets = [s for s in secrets if s]
 
     def redact(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "<redacted>")
-        return _TOKEN_SHAPE.sub("<redacted>", text)
+        return mask_tokens(text, self.secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = self.redact(record.getMessage())

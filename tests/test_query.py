@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot import defaults
 from bot.match import (
     MAX_QUERY_CHARS,
     Aliases,
@@ -24,7 +25,7 @@ from bot.match import (
 )
 from bot.match.query import And, Lang, Near, Not, Or, Site, Term
 
-ALIASES_PATH = Path(__file__).resolve().parents[1] / "config" / "aliases.toml"
+ALIASES_PATH = defaults.ALIASES
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from bot import defaults
 from bot.storage.models import Chat
 from bot.telegram import i18n, texts
 from bot.telegram.manage import FLOOD_GUARD, FloodGuard
@@ -32,7 +33,6 @@ FORUM = -1002002002002
 CHANNEL = -1003003003003
 SECOND_CHANNEL = -1003003003004
 MAX_TOPICS = 6
-CONFIG = Path(__file__).resolve().parent.parent / "config"
 
 SUMMIT = Entry(
     "Putin and Modi open their summit in New Delhi",
@@ -53,7 +53,7 @@ async def bot(
     fake: FakeTelegram, feeds: FeedServer, database_url: str, tmp_path: Path
 ) -> AsyncIterator[BotUnderTest]:
     sources = write_sources(tmp_path / "sources.toml", {"Outlet": feeds.url("/news.xml")})
-    shutil.copy(CONFIG / "starter_topics.toml", tmp_path / "starter_topics.toml")
+    shutil.copy(defaults.STARTER_TOPICS, tmp_path / "starter_topics.toml")
     settings = make_settings(
         fake=fake,
         database_url=database_url,

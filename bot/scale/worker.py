@@ -29,9 +29,8 @@ from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
-from bot.config import USER_AGENT, Settings
+from bot.config import USER_AGENT, Settings, load_configured_aliases
 from bot.ingest import TopicCache
-from bot.match import load_aliases
 from bot.observability import HealthServer, Metrics
 from bot.pipeline import Poller, PollOutcome
 from bot.scale.hosts import HostSlots, PoliteFetcher
@@ -71,7 +70,7 @@ class WorkerRuntime:
         self.settings = settings
         self.engine = make_engine(settings.database_url)
         self.store = Store(self.engine)
-        aliases = load_aliases(settings.aliases_file) if settings.aliases_file.exists() else None
+        _, aliases = load_configured_aliases(settings)
         self.slots = HostSlots(conninfo(settings.database_url), settings.fetch_per_host)
         self.fetcher = PoliteFetcher(
             slots=self.slots,

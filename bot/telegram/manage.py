@@ -50,7 +50,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.config import Settings
+from bot.config import Settings, starter_topics_path
 from bot.delivery.flood import BACKGROUND, send_priority
 from bot.domain import UserError
 from bot.match import Aliases, QueryError, parse_query
@@ -78,7 +78,6 @@ from bot.telegram.i18n import t
 
 log = logging.getLogger(__name__)
 
-STARTER_TOPICS_FILE = "starter_topics.toml"
 MAX_STARTERS = 8
 MAX_STARTER_TITLE = 48
 PAGE_SIZE = 8  # topics per /list page: 3 buttons each stays far below Telegram's limits
@@ -126,12 +125,6 @@ class StarterTopic:
     def tag(self) -> str:
         """Ties a button to its query, so a button from an older file set is refused."""
         return f"{zlib.crc32(self.query.encode('utf-8')):08x}"
-
-
-def starter_topics_path(settings: Settings) -> Path:
-    """`starter_topics.toml` beside SOURCES_FILE, else config/ in the working directory."""
-    beside = settings.sources_file.parent / STARTER_TOPICS_FILE
-    return beside if beside.exists() else Path("config") / STARTER_TOPICS_FILE
 
 
 def load_starter_topics(path: Path, aliases: Aliases | None = None) -> list[StarterTopic]:

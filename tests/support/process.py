@@ -27,11 +27,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from bot import defaults
 from bot.config import Settings
 from tests.support.fake_telegram import FakeTelegram
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-ALIASES_FILE = REPO_ROOT / "config" / "aliases.toml"
+ALIASES_FILE = defaults.ALIASES
 RUNNING_LINE = "Summit Watch is running"
 
 
