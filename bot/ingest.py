@@ -285,6 +285,8 @@ class FeedWork:
 class IngestLane(Protocol):
     """Where `FeedWork` runs for the poller."""
 
+    deaths_in_a_row: int  # of a helper process, where the lane has one
+
     async def refresh_topics(self, active: list[ActiveTopic]) -> None: ...
     async def read(
         self, source: SourceRef, result: FetchResult, *, full_text: bool
@@ -300,6 +302,7 @@ class ThreadLane:
     def __init__(self, work: FeedWork, cpu: Executor) -> None:
         self.work = work
         self._cpu = cpu
+        self.deaths_in_a_row = 0
 
     async def refresh_topics(self, active: list[ActiveTopic]) -> None:
         self.work.topics.refresh(active)
@@ -325,6 +328,7 @@ _work: FeedWork | None = None
 
 
 def _start_helper(
+    parent: int,
     database_url: str,
     aliases_file: str | None,
     story_window: timedelta,
@@ -333,7 +337,7 @@ def _start_helper(
     global _work
     # The bot decides when the helper stops: Ctrl-C in a terminal reaches the whole group.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _end_with_parent()
+    _end_with_parent(parent)
     aliases = load_aliases(aliases_file) if aliases_file else None
     _work = FeedWork(
         Store(make_engine(database_url)), TopicCache(aliases), story_window=story_window
@@ -341,14 +345,17 @@ def _start_helper(
     _work.topics.refresh(active)
 
 
-def _end_with_parent() -> None:
-    """On Linux, have the kernel end the helper when the bot's process ends, even by SIGKILL."""
+def _end_with_parent(parent: int) -> None:
+    """On Linux, have the kernel end the helper when the bot's process ends, even by SIGKILL.
+
+    `parent` is the bot's process id as the bot saw it; it may be 1 (the bot as a container's
+    only process), so only a different parent means the bot is gone."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     except (OSError, AttributeError):
         return
-    if os.getppid() == 1:  # the bot was gone before the request was made
+    if os.getppid() != parent:  # the bot was gone before the request was made
         os._exit(0)
 
 
@@ -420,6 +427,7 @@ class ProcessLane:
         self._active: list[ActiveTopic] = []
         self._executor: ProcessPoolExecutor | None = None
         self.starts = 0
+        self.deaths_in_a_row = 0  # helpers that died since the last call that succeeded
 
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is None:
@@ -428,7 +436,7 @@ class ProcessLane:
                 # Forking a process that runs threads can copy a held lock; spawn starts clean.
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start_helper,
-                initargs=(*self._init, self._active),
+                initargs=(os.getpid(), *self._init, self._active),
             )
             self.starts += 1
         return self._executor
@@ -438,15 +446,19 @@ class ProcessLane:
         while True:
             executor = self._pool()
             try:
-                return await asyncio.wrap_future(executor.submit(fn, *args))
+                result = await asyncio.wrap_future(executor.submit(fn, *args))
             except BrokenProcessPool:
                 if self._executor is executor:
                     log.error("the ingest helper process died; starting a new one")
+                    self.deaths_in_a_row += 1
                     self._executor = None
                     executor.shutdown(wait=False, cancel_futures=True)
                 attempts -= 1
                 if not attempts:
                     raise
+            else:
+                self.deaths_in_a_row = 0
+                return result
 
     async def refresh_topics(self, active: list[ActiveTopic]) -> None:
         if active == self._active:
