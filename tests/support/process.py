@@ -69,10 +69,17 @@ class BotProcess:
     """Starts, signals and reaps `python -m bot run`; every run appends to one log file."""
 
     def __init__(
-        self, env: dict[str, str], *, cwd: Path, log_path: Path, args: Sequence[str] = ("run",)
+        self,
+        env: dict[str, str],
+        *,
+        cwd: Path,
+        log_path: Path,
+        args: Sequence[str] = ("run",),
+        launcher: Sequence[str] = (sys.executable, "-m", "bot"),
     ) -> None:
         self.env = env
-        self.args = list(args)  # after `python -m bot`, e.g. ["run", "--role", "worker"]
+        self.args = list(args)  # after the launcher, e.g. ["run", "--role", "worker"]
+        self.launcher = list(launcher)  # what runs `summit-watch`
         self.cwd = cwd
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
@@ -92,7 +99,7 @@ class BotProcess:
         self._log_file.flush()
         self._log_offset = self._log_file.tell()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", *self.args],
+            [*self.launcher, *self.args],
             cwd=self.cwd,
             env=self.env,
             stdin=subprocess.DEVNULL,
