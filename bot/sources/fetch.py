@@ -427,7 +427,7 @@ class Fetcher:
         user_agent: str,
         allow_private: bool = False,
         timeout: float = 20.0,
-        total_deadline: float = 60.0,
+        total_deadline: float | None = None,
         max_bytes: int = 10 * 1024 * 1024,
         max_concurrency: int = 50,
         per_host: int = 2,
@@ -436,7 +436,9 @@ class Fetcher:
         address_allowed: AddressPolicy | None = None,
     ) -> None:
         self._allow_private = allow_private
-        self._total_deadline = total_deadline
+        # One deadline for the whole fetch, redirects and body included: by default the
+        # timeout itself, so a server that trickles bytes holds a fetch no longer than that.
+        self._total_deadline = timeout if total_deadline is None else total_deadline
         self._max_bytes = max_bytes
         self._max_redirects = max_redirects
         self._per_host = per_host
