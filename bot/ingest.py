@@ -29,7 +29,8 @@ from typing import Any, Protocol
 
 from bot import domain
 from bot.dedup.fingerprint import guid_key, title_fingerprint, url_key
-from bot.dedup.near import signature
+from bot.dedup.stories import report_of
+from bot.dedup.terms import TermAliases
 from bot.domain import FeedEntry, FetchResult
 from bot.events.extract import MAX_TEXT, extract_events, meeting_kind
 from bot.match import (
@@ -85,6 +86,7 @@ class TopicCache:
 
     def __init__(self, aliases: Aliases | None) -> None:
         self.aliases = aliases
+        self.term_aliases = TermAliases.from_aliases(aliases)
         self.index = TopicIndex()
         self.topics: dict[int, ActiveTopic] = {}
 
@@ -199,8 +201,11 @@ class FeedWork:
 
     def claim(self, source: SourceRef, items: list[domain.Item]) -> Claimed:
         """Fold the items into stories; on a source's first poll they alert nobody."""
+        aliases = self.topics.term_aliases
+        reports = [report_of(item, aliases) for item in items]
         candidates = [
-            Candidate(item, item_keys(item), signature(item.title, item.text)) for item in items
+            Candidate(item, item_keys(item), report.signature, report)
+            for item, report in zip(items, reports, strict=True)
         ]
         if not source.initialized:
             first = self.store.claim_new_items(source.id, candidates, window=self.story_window)

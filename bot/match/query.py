@@ -90,6 +90,7 @@ _LGC_LETTERS = (
 )
 _LGC_MARKS_RE = re.compile(f"(?<=[{_LGC_LETTERS}])[{_char_class(_NONSPACING_MARKS)}]+")
 _TOKEN_RE = re.compile(f"(?:[^\\W_]|[{_char_class(_ALL_MARKS)}])+")
+WORD_CHAR = _TOKEN_RE.pattern[:-1]  # one letter, digit or mark, in any script
 # Chinese and Japanese are written without spaces; one token per character turns a query word
 # into a phrase, which then matches inside the running text.
 _CJK_RE = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")

@@ -111,12 +111,27 @@ class Story(SQLModel, table=True):
     minhash: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, index=True)
     updated_at: datetime = Field(default_factory=utcnow)
+    # The story's term centroid (JSON term -> weight) as of `terms_at`, see bot.dedup.stories.
+    terms: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    terms_at: datetime | None = None
+    updates: int = 0  # follow-ups by outlets that had already reported it
 
 
 class StoryBand(SQLModel, table=True):
     """Locality-sensitive hash bands of recent stories: near-copies share at least one."""
 
     band: str = Field(primary_key=True, max_length=64)
+    story_id: int = Field(primary_key=True)
+    seen_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class StoryTerm(SQLModel, table=True):
+    """Inverted index of recent stories' heaviest terms: a report is compared only with the
+    stories that share one of its own heaviest terms."""
+
+    __table_args__ = (Index("ix_storyterm_term_seen", "term", "seen_at"),)
+
+    term: str = Field(primary_key=True, max_length=64)
     story_id: int = Field(primary_key=True)
     seen_at: datetime = Field(default_factory=utcnow, index=True)
 

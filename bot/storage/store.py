@@ -18,8 +18,19 @@ from sqlmodel import Session, col, select
 
 from bot import domain
 from bot.config import SourceSpec
-from bot.dedup.near import StorySignature, same_story
+from bot.dedup.near import StorySignature
+from bot.dedup.stories import (
+    Fold,
+    FoldKind,
+    Report,
+    StoryState,
+    centroid_json,
+    decide,
+    query_terms,
+    start_centroid,
+)
 from bot.storage import numbers
+from bot.storage import stories as story_rows
 from bot.storage.db import READ_ONLY
 from bot.storage.models import (
     Chat,
@@ -32,6 +43,7 @@ from bot.storage.models import (
     SourceListing,
     Story,
     StoryBand,
+    StoryTerm,
     Topic,
     utcnow,
 )
@@ -67,6 +79,10 @@ class Candidate:
     item: domain.Item
     keys: list[str]
     signature: StorySignature | None = None
+    report: Report | None = None  # its story terms; None folds copies only
+
+
+FoldRule = Callable[[Report, Sequence[StoryState]], Fold | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -682,14 +698,17 @@ class Store:
         route: Callable[[NewItem], Sequence[OutboxRow]] | None = None,
         *,
         window: timedelta = STORY_WINDOW,
+        decide: FoldRule = decide,
     ) -> Ingested:
         """Fold each item into its story and queue alerts for new stories, in one transaction,
         so a crash can neither lose nor repeat them.
 
-        An item whose guid, URL or title was seen is the same item or an exact copy; one whose
-        text is near a recent story's (LSH bands, then a similarity check) is a copy too. Copies
-        from other outlets and retitled items mark the story's sent alerts for an edit. Keys
-        are unique in the database, so two pollers racing on copies cannot both claim a story.
+        An item whose guid, URL or title was seen is the same item or an exact copy. Otherwise
+        `decide` is given the recent stories that share a MinHash band or an index term with
+        it, and says which one it belongs to and how (see bot.dedup.stories); this method only
+        carries the decision out. Reports from other outlets and follow-ups mark the story's
+        sent alerts for an edit. Keys are unique in the database, so two pollers racing on
+        copies cannot both claim a story.
         """
         claimed: list[NewItem] = []
         alerts = updates = 0
@@ -698,12 +717,12 @@ class Store:
             if (
                 route is not None
                 and session.get_bind().dialect.name == "postgresql"
-                and any(c.signature is not None and c.signature.bands for c in wanted)
+                and any(_may_fold(c) for c in wanted)
             ):
                 # New stories that may alert are folded one transaction at a time, as SQLite's
-                # single writer does: two workers holding near-copies (different keys, one
-                # story) cannot both miss each other's story and alert twice. A first poll
-                # alerts nobody and needs no turn.
+                # single writer does: two workers holding reports of one story (different keys)
+                # cannot both miss each other's story and alert twice. A first poll alerts
+                # nobody and needs no turn.
                 session.exec(select(func.pg_advisory_xact_lock(STORY_FOLD_LOCK)))
             for candidate in wanted:
                 item = candidate.item
@@ -716,92 +735,118 @@ class Store:
                 if seen:
                     known = {key for key, _ in seen}
                     seen_id = next((found for _, found in seen if found), None)
-                    self._remember_keys(session, [k for k in keys if k not in known], seen_id)
-                    updates += self._fold_known(session, source_id, item, seen_id)
+                    fresh = [k for k in keys if k not in known]
+                    self._remember_keys(session, fresh, seen_id)
+                    updates += self._fold_known(session, source_id, item, seen_id, bool(fresh))
                     continue
-                signature = candidate.signature
-                story = self._near_story(session, candidate, utcnow() - window)
                 nested = session.begin_nested()
                 try:
-                    if story is None:
-                        story_id = _insert_row(
-                            session,
-                            Story(
-                                title=item.title[:1000],
-                                url=item.url[:4000],
-                                outlets=json.dumps([item.source_name[:100]]),
-                                minhash=signature.minhash if signature else None,
-                            ),
-                        )
-                    else:
-                        assert story.id is not None
-                        story_id = story.id
-                    item_id = _insert_row(
-                        session,
-                        Item(
-                            source_id=source_id,
-                            title=item.title[:1000],
-                            url=item.url[:4000],
-                            guid=(item.guid or "")[:1000] or None,
-                            published=item.published,
-                            summary=item.summary[:2000],
-                            language=(item.language or "")[:20] or None,
-                            story_id=story_id,
-                        ),
-                    )
-                    now = utcnow()
-                    session.connection().execute(
-                        SeenKey.__table__.insert(),  # type: ignore[attr-defined]
-                        [{"key": key, "item_id": item_id, "seen_at": now} for key in keys],
-                    )
-                    if candidate.signature is not None:
-                        _insert_ignore(
-                            session,
-                            StoryBand,
-                            [
-                                {"band": band, "story_id": story_id, "seen_at": now}
-                                for band in candidate.signature.bands
-                            ],
-                        )
-                    if story is None:
-                        new = NewItem(item_id, item, story_id)
+                    fold, story = self._decide_fold(session, candidate, utcnow() - window, decide)
+                    new, changed = self._store_item(session, source_id, candidate, fold, story)
+                    if new is not None:
                         if route is not None:
                             alerts += _insert_ignore(
-                                session, Delivery, _outbox_values(route(new), story_id)
+                                session, Delivery, _outbox_values(route(new), new.story_id)
                             )
                         claimed.append(new)
-                    else:
-                        updates += self._add_outlet(session, story, item.source_name)
+                    updates += changed
                     nested.commit()
                 except IntegrityError:
                     nested.rollback()
             session.commit()
         return Ingested(claimed, alerts, updates)
 
-    def _near_story(self, session: Session, candidate: Candidate, since: datetime) -> Story | None:
-        signature = candidate.signature
-        if signature is None or not signature.bands:
-            return None
-        story_ids = session.exec(
-            select(StoryBand.story_id)
-            .where(col(StoryBand.band).in_(list(signature.bands)), col(StoryBand.seen_at) >= since)
-            .distinct()
-            .limit(20)
-        ).all()
-        for story_id in story_ids:
-            story = session.get(Story, story_id)
-            if (
-                story is not None
-                and story.minhash
-                and same_story(signature, replace(signature, minhash=story.minhash))
-            ):
-                return story
-        return None
+    @staticmethod
+    def _decide_fold(
+        session: Session, candidate: Candidate, since: datetime, decide: FoldRule
+    ) -> tuple[Fold | None, Story | None]:
+        report = candidate.report or Report(
+            candidate.item.source_name[:100], utcnow(), {}, candidate.signature
+        )
+        if report.signature is None:
+            report = replace(report, signature=candidate.signature)
+        bands = candidate.signature.bands if candidate.signature else ()
+        ids = story_rows.candidate_ids(session, bands, query_terms(report), since)
+        states = story_rows.story_states(session, ids)
+        fold = decide(report, [state for _, state in states.values()])
+        if fold is None or fold.story_id not in states:
+            return None, None
+        return fold, states[fold.story_id][0]
+
+    def _store_item(
+        self,
+        session: Session,
+        source_id: int,
+        candidate: Candidate,
+        fold: Fold | None,
+        story: Story | None,
+    ) -> tuple[NewItem | None, int]:
+        """Insert the item (and its story when it starts one); returns the new story's item,
+        if any, and how many alerts' stories changed."""
+        item, signature, report = candidate.item, candidate.signature, candidate.report
+        now = utcnow()
+        if story is None or fold is None:
+            centroid, index = start_centroid(report) if report else ({}, ())
+            story_id = _insert_row(
+                session,
+                Story(
+                    title=item.title[:1000],
+                    url=item.url[:4000],
+                    outlets=json.dumps([item.source_name[:100]]),
+                    minhash=signature.minhash if signature else None,
+                    terms=centroid_json(centroid) if centroid else None,
+                    terms_at=report.at if report and centroid else None,
+                ),
+            )
+        else:
+            assert story.id is not None
+            story_id, index = story.id, fold.index_terms
+            if fold.centroid:
+                story_rows.apply_centroid(story, fold)
+                session.add(story)
+        item_id = _insert_row(
+            session,
+            Item(
+                source_id=source_id,
+                title=item.title[:1000],
+                url=item.url[:4000],
+                guid=(item.guid or "")[:1000] or None,
+                published=item.published,
+                summary=item.summary[:2000],
+                language=(item.language or "")[:20] or None,
+                story_id=story_id,
+            ),
+        )
+        session.connection().execute(
+            SeenKey.__table__.insert(),  # type: ignore[attr-defined]
+            [{"key": key, "item_id": item_id, "seen_at": now} for key in candidate.keys if key],
+        )
+        if signature is not None:
+            _insert_ignore(
+                session,
+                StoryBand,
+                [{"band": band, "story_id": story_id, "seen_at": now} for band in signature.bands],
+            )
+        story_rows.index_terms(session, story_id, index, now)
+        if story is None or fold is None:
+            return NewItem(item_id, item, story_id), 0
+        if fold.kind is FoldKind.REPORT:
+            return None, self._add_outlet(session, story, item.source_name)
+        if fold.kind is FoldKind.UPDATE:
+            story.updates = (story.updates or 0) + 1
+            return None, self._story_changed(session, story)
+        return None, 0
 
     def _fold_known(
-        self, session: Session, source_id: int, item: domain.Item, item_id: int | None
+        self,
+        session: Session,
+        source_id: int,
+        item: domain.Item,
+        item_id: int | None,
+        fresh: bool = False,
     ) -> int:
-        """A seen item again: a copy at another outlet, or the same item with a new title."""
+        """A seen item again: a copy at another outlet, or the same item with a new title.
+        A copy seen for the first time (`fresh` keys) joins its story's timeline."""
         existing = session.get(Item, item_id) if item_id else None
         if existing is None or existing.story_id is None:
             return 0
@@ -809,6 +854,19 @@ class Store:
         if story is None:
             return 0
         if existing.source_id != source_id:
+            if fresh:
+                _insert_row(
+                    session,
+                    Item(
+                        source_id=source_id,
+                        title=item.title[:1000],
+                        url=item.url[:4000],
+                        published=item.published,
+                        summary=item.summary[:2000],
+                        language=(item.language or "")[:20] or None,
+                        story_id=story.id,
+                    ),
+                )
             return self._add_outlet(session, story, item.source_name)
         if item.title and item.url == existing.url and item.title != existing.title:
             existing.title = item.title[:1000]
@@ -837,6 +895,19 @@ class Store:
         )
         return 1
 
+    def story_of_key(self, key: str) -> int | None:
+        with self.reading() as session:
+            return story_rows.story_of_key(session, key)
+
+    def story_timeline(
+        self, chat_id: int, story_id: int, limit: int, offset: int = 0
+    ) -> story_rows.Timeline | None:
+        """A story's reports, newest first, for a chat that got an alert of it; else None."""
+        with self.reading() as session:
+            if not story_rows.chat_has_story(session, chat_id, story_id):
+                return None
+            return story_rows.timeline(session, story_id, limit, offset)
+
     def seen_keys(self, keys: Sequence[str]) -> set[str]:
         if not keys:
             return set()
@@ -860,9 +931,10 @@ class Store:
             )
 
     def prune_story_bands(self, older_than: datetime) -> int:
-        """Bands outside the story window can no longer match anything."""
+        """Bands and index terms outside the story window can no longer match anything."""
         with self.session() as session:
             removed = session.exec(delete(StoryBand).where(col(StoryBand.seen_at) < older_than))
+            session.exec(delete(StoryTerm).where(col(StoryTerm.seen_at) < older_than))
             session.commit()
             return int(removed.rowcount or 0)
 
@@ -1191,6 +1263,13 @@ class Store:
             session.add(chat)
             session.commit()
             return len(fresh), updated, len(to_link)
+
+
+def _may_fold(candidate: Candidate) -> bool:
+    """Whether the item could fold into a story by measure (not only by its keys)."""
+    if candidate.signature is not None and candidate.signature.bands:
+        return True
+    return candidate.report is not None and bool(query_terms(candidate.report))
 
 
 def _insert_row(session: Session, row: Any) -> int:
