@@ -123,7 +123,8 @@ async def test_alert_buttons_open_mute_and_not_relevant(
     assert buttons[0]["url"] == ORIGINAL.link
     callbacks = [button["callback_data"] for button in buttons[1:]]
     assert all(len(data.encode()) <= 64 for data in callbacks)
-    mute, not_relevant = callbacks
+    mute, not_relevant, story = callbacks
+    assert story.startswith("story:")
 
     forged = fake.press_button(ANN, first.message_id, "mute:999999")
     assert await wait_until(lambda: fake.callback_answer(forged) is not None)
@@ -181,10 +182,74 @@ async def test_a_russian_chat_gets_alert_chrome_in_russian(
     alert = next(m for m in fake.sent_to(ivan) if "🔎" in m.text)
     assert "совпало:" in alert.text
     labels = [button["text"] for row in alert.reply_markup["inline_keyboard"] for button in row]
-    assert labels == ["Открыть", "Тишина на 24 ч", "Не по теме"]
+    assert labels == ["Открыть", "Тишина на 24 ч", "Не по теме", "🧵 Сюжет"]
     assert await wait_until(lambda: "Также пишут" in current_in(fake, ivan, alert.message_id))
 
 
 def current_in(fake: FakeTelegram, chat_id: int, message_id: int) -> str:
     message = fake.message(chat_id, message_id)
     return message.text if message is not None else ""
+
+
+# Real reports of one event (The Moscow Times and The Washington Post, 8-9 July 2024): other
+# words, the same who and where.
+HUG = Entry(
+    "India’s Modi Hugs Putin on First Russia Visit Since Ukraine Offensive",
+    "https://blitz.test/news/modi-hugs-putin",
+    "<p>The visit is Modi's first since Russia launched its campaign in Ukraine and since he was "
+    "returned to power last month.</p>",
+)
+RECEIVES = Entry(
+    "Putin receives Modi in Moscow with high stakes for both Russia and India",
+    "https://qoshe.test/world/russia-india-putin-modi-moscow",
+    "<p>The visit underscores that India will maintain deep ties with Russia despite "
+    "Washington’s efforts to woo Prime Minister Modi and isolate President Putin.</p>",
+)
+FOLLOW_UP = Entry(
+    "‘War Not the Solution,’ India’s Modi Tells Putin: Q&A",
+    "https://blitz.test/news/war-not-the-solution",
+    "<p>India, which has imported most of its weapons from Russia, has shied away from "
+    "explicitly condemning Russia for invading Ukraine in early 2022.</p>",
+)
+
+
+async def test_reports_in_other_words_fold_into_one_alert_with_a_timeline(
+    bot: BotUnderTest, fake: FakeTelegram, feeds: FeedServer
+) -> None:
+    assert "No alert has been sent here yet" in await bot.command(ANN, "/story")
+    await bot.command(ANN, "/watch Putin Modi")
+    feeds.set("/blitz.xml", rss([HUG], title="Blitz"))
+    assert await wait_until(lambda: len(alerts(fake)) == 1)
+    first = alerts(fake)[0]
+
+    # Another outlet's report in its own words: the alert says so, no second message.
+    feeds.set("/qoshe.xml", rss([RECEIVES], title="QOSHE"))
+    assert await wait_until(lambda: "Also reported by: QOSHE" in current(fake, first.message_id))
+    # A follow-up from the first outlet: "+1 update", still no second message.
+    feeds.set("/blitz.xml", rss([FOLLOW_UP, HUG], title="Blitz"))
+    assert await wait_until(lambda: "+1 update" in current(fake, first.message_id))
+    await bot.wait_polls(2)
+    assert len(alerts(fake)) == 1
+    assert "Also reported by: QOSHE" in current(fake, first.message_id)
+
+    # The story button under the alert sends the timeline: every report, newest first.
+    edited = fake.message(ANN, first.message_id)
+    assert edited is not None and edited.reply_markup is not None
+    story = [b for row in edited.reply_markup["inline_keyboard"] for b in row][-1]
+    before = len(fake.sent_to(ANN))
+    pressed = fake.press_button(ANN, first.message_id, story["callback_data"])
+    assert await wait_until(lambda: fake.callback_answer(pressed) is not None)
+    assert await wait_until(lambda: len(fake.sent_to(ANN)) > before)
+    timeline = fake.sent_to(ANN)[before].text
+    assert "3 reports" in timeline
+    reports = timeline.split("\n\n", 1)[1]
+    order = [reports.index(t) for t in ("Tells Putin", "receives Modi", "Hugs Putin")]
+    assert order == sorted(order)
+    assert "Putin: Q&amp;A" in timeline and "Q&A" not in timeline
+    assert "Blitz" in timeline and "QOSHE" in timeline and "blitz.test/news/modi-hugs" in timeline
+
+    assert await bot.command(ANN, "/story") == timeline
+    number = story["callback_data"].split(":")[1]
+    assert await bot.command(ANN, f"/story {number}") == timeline
+    assert "no such story" in await bot.command(ANN, "/story 987654")
+    assert "/story NUMBER" in await bot.command(ANN, "/story <b>x</b>")

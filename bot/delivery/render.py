@@ -40,7 +40,8 @@ def render_alert(
         view = replace(view, title=story.title)
     others = [name for name in story_outlets(story) if name != view.source_name]
     source = translation.source if translation is not None else None
-    return format_alert(view, also_reported=others, translated_from=source)
+    updates = story.updates if story is not None else 0
+    return format_alert(view, also_reported=others, translated_from=source, updates=updates or 0)
 
 
 def alert_buttons(row: Delivery, *, translated: bool = False) -> InlineKeyboardMarkup | None:
@@ -65,4 +66,7 @@ def alert_buttons(row: Delivery, *, translated: bool = False) -> InlineKeyboardM
             t(lang, "translate.original"), callback_data=f"orig:{row.id}"
         )
         rows.append([original])
+    if row.story_id is not None and row.view:
+        story = f"story:{row.story_id}"
+        rows.append([InlineKeyboardButton(t(lang, "story.button"), callback_data=story)])
     return InlineKeyboardMarkup(rows) if rows else None

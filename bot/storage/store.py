@@ -899,6 +899,10 @@ class Store:
         with self.reading() as session:
             return story_rows.story_of_key(session, key)
 
+    def latest_story(self, chat_id: int) -> int | None:
+        with self.reading() as session:
+            return story_rows.latest_story(session, chat_id)
+
     def story_timeline(
         self, chat_id: int, story_id: int, limit: int, offset: int = 0
     ) -> story_rows.Timeline | None:

@@ -129,6 +129,16 @@ def chat_has_story(session: Session, chat_id: int, story_id: int) -> bool:
     return found is not None
 
 
+def latest_story(session: Session, chat_id: int) -> int | None:
+    """The story of the latest alert queued for this chat."""
+    return session.exec(
+        select(Delivery.story_id)
+        .where(Delivery.chat_id == chat_id, col(Delivery.story_id).is_not(None))
+        .order_by(col(Delivery.id).desc())
+        .limit(1)
+    ).first()
+
+
 def timeline(session: Session, story_id: int, limit: int, offset: int = 0) -> Timeline | None:
     """The story's reports, newest first: `limit` of them from `offset`."""
     story = session.get(Story, story_id)

@@ -11,7 +11,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from bot.telegram import i18n
-from bot.telegram.i18n import t
+from bot.telegram.i18n import t, tn
 
 MAX_MESSAGE = 4096
 MAX_TITLE = 300
@@ -92,10 +92,15 @@ def also_reported_line(outlets: Sequence[str], *, shown: int = 3, lang: str = "e
 
 
 def format_alert(
-    alert: AlertView, *, also_reported: Sequence[str] = (), translated_from: str | None = None
+    alert: AlertView,
+    *,
+    also_reported: Sequence[str] = (),
+    translated_from: str | None = None,
+    updates: int = 0,
 ) -> str:
     """One alert: bold linked title, summary, source and time, the topic that matched,
-    the other outlets that carry the story, and the language it was translated from."""
+    the other outlets that carry the story, the language it was translated from, and how
+    many follow-ups it had."""
     title = escape(shorten(alert.title, MAX_TITLE) or "(untitled)")
     link = safe_link(alert.url)
     headline = f'<b><a href="{escape(link)}">{title}</a></b>' if link else f"<b>{title}</b>"
@@ -120,6 +125,8 @@ def format_alert(
     if translated_from:
         name = i18n.language_name(alert.lang, translated_from)
         footer_parts.append(t(alert.lang, "translate.from", language=escape(name)))
+    if updates > 0:
+        footer_parts.append(tn(alert.lang, "story.updates", min(updates, 9999)))
     footer = "\n".join(footer_parts)
 
     budget = MAX_MESSAGE - visible_length(headline) - visible_length(footer) - 4

@@ -504,7 +504,7 @@ COMMAND_HANDLERS: dict[str, Handler] = {
 
 def register(application: Application[Any, Any, Any, Any, Any, Any], services: Services) -> None:
     # These build on this module's helpers, so they are imported here.
-    from bot.telegram import events, manage, settings_view, source_pages, transfer, translate
+    from bot.telegram import events, manage, settings_view, source_pages, story, transfer, translate
     from bot.telegram.prefs import PREF_COMMANDS
 
     application.bot_data["services"] = services
@@ -518,6 +518,7 @@ def register(application: Application[Any, Any, Any, Any, Any, Any], services: S
     settings_view.register(application)
     events.register(application)
     translate.register(application)
+    story.register(application)
     application.add_handler(CallbackQueryHandler(button))
     application.add_handler(MessageHandler(filters.COMMAND, unknown_command))
     application.add_handler(

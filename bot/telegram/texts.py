@@ -29,6 +29,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("removesource", "Remove one of this chat's sources", "/removesource 12"),
     ("status", "Each source's last check, errors and next check", "/status"),
     ("recent", "The last 10 stories for a topic, with their outlet counts", "/recent 1"),
+    ("story", "A story's reports, newest first (the latest alert's without a number)", "/story"),
     ("mode", "Instant alerts or an hourly/daily digest for a topic", "/mode 1 daily"),
     ("tz", "Your time zone, for quiet hours and digests", "/tz Asia/Kolkata"),
     ("quiet", "Quiet hours: silent, or held until they end", "/quiet 23:00-07:00 hold"),
