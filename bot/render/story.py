@@ -30,7 +30,7 @@ def timeline_text(timeline: Timeline, page: int, lang: str = "en") -> str:
     if count > 1:
         summary += " · " + t(lang, "story.page", page=page + 1, pages=count)
     lines = [header, f"<i>{summary}</i>", ""]
-    for entry in timeline.entries:
+    for entry in timeline.entries[:PAGE]:
         title = escape(shorten(entry.title, MAX_REPORT_TITLE) or "(untitled)")
         link = safe_link(entry.url)
         headline = f'<a href="{escape(link)}">{title}</a>' if link else title
