@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -42,13 +43,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot import domain
-from bot.dedup import stories, terms
+from bot.dedup import near, stories, terms
 from bot.dedup.fingerprint import url_key
 from bot.ingest import item_keys
 from bot.match import load_aliases
 from bot.sources.normalize import normalize_entry
 from bot.storage.db import make_engine
 from bot.storage.migrate import upgrade_database
+from bot.storage.models import Story, StoryBand, StoryTerm
 from bot.storage.store import Candidate, NewItem, OutboxRow, Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -340,24 +342,57 @@ def pair_level() -> None:
 
 
 def seed_stories(store: Store, count: int, pool: Sequence[Labelled]) -> None:
-    """`count` stories in the window: real centroids of the labelled items, reworded by number."""
+    """`count` stories within the term window, as claiming would have left them: real centroids
+    and index terms of the labelled items (so common terms have long posting lists), real
+    MinHash bands for the first of them and random ones for the rest."""
     reports = [report_of(e.item) for e in pool]
     now = datetime.now(UTC)
-    rows: list[tuple[stories.Report, str, datetime]] = []
+    span = stories.TERM_WINDOW.total_seconds() * 0.9
+    story_rows: list[dict[str, object]] = []
+    term_rows: list[dict[str, object]] = []
+    band_rows: list[dict[str, object]] = []
     for n in range(count):
         base = reports[n % len(reports)]
-        tagged = dict(base.terms)
-        tagged[f"#seed{n}"] = 0.3  # each seeded story distinct
-        at = now - timedelta(minutes=(count - n) * 30 * 24 * 60 / max(count, 1))
-        rows.append((stories.Report(base.outlet, at, tagged, base.signature), f"seed {n}", at))
-    store.seed_stories_for_bench(rows)
+        at = now - timedelta(seconds=span * (count - n) / count)
+        centroid, index = stories.start_centroid(base)
+        sid = n + 1
+        story_rows.append(
+            {
+                "id": sid,
+                "title": f"seed {n}",
+                "url": f"https://seed.example/{n}",
+                "outlets": json.dumps([base.outlet]),
+                "minhash": base.signature.minhash if base.signature else None,
+                "created_at": at,
+                "updated_at": at,
+                "terms": stories.centroid_json(centroid),
+                "terms_at": at,
+                "updates": 0,
+            }
+        )
+        term_rows += [{"term": t, "story_id": sid, "seen_at": at} for t in index]
+        if n < len(reports) and base.signature:
+            bands = list(base.signature.bands)
+        else:
+            raw = os.urandom(8 * near.BANDS).hex()
+            bands = [f"{b}:{raw[16 * b : 16 * b + 16]}" for b in range(near.BANDS)]
+        band_rows += [{"band": band, "story_id": sid, "seen_at": at} for band in bands]
+    with store.engine.begin() as connection:
+        for model, rows in ((Story, story_rows), (StoryTerm, term_rows), (StoryBand, band_rows)):
+            table = model.__table__  # type: ignore[attr-defined]
+            for start in range(0, len(rows), 50_000):
+                connection.execute(table.insert(), rows[start : start + 50_000])
 
 
 def cost(pool: Sequence[Labelled], sizes: Sequence[int], directory: str, repeats: int) -> None:
-    print(f"\nFolding cost per report, {repeats} new reports, both rules on the same databases:")
+    began = time.perf_counter()
+    for entry in pool:
+        terms.story_terms(entry.item.title + " ", entry.item.text, entry.item.language, ALIASES)
+    per_report = (time.perf_counter() - began) / len(pool) * 1000
+    print(f"\nStory terms of a report (lemmas, rarity, aliases): {per_report:.2f} ms")
+    print(f"Folding cost per report (median of {repeats}), both rules on the same databases:")
     print(f"{'stories':>9}{'minhash ms':>12}{'stories ms':>12}{'ratio':>8}")
     probes = [e.item for e in pool[:repeats]]
-    base: dict[str, float] = {}
     for size in sizes:
         store = fresh_store(directory)
         store.ensure_chat(1)
@@ -365,22 +400,23 @@ def cost(pool: Sequence[Labelled], sizes: Sequence[int], directory: str, repeats
         assert added.id is not None
         source = added.id
         seed_stories(store, size, pool)
-        timings: dict[str, float] = {}
-        for rule in ("minhash", "stories"):
-            spent: list[float] = []
-            for n, item in enumerate(probes):
+        spent: dict[str, list[float]] = {"minhash": [], "stories": []}
+        for n, item in enumerate(probes):
+            for rule in spent:  # alternating, so both see the same database
                 moved = domain.Item(
                     **{**_fields(item), "url": f"{item.url}?{rule}{n}", "guid": None}
                 )
-                candidate = candidate_of(moved)
+                report = report_of(moved)
                 candidate = Candidate(
-                    moved, [url_key(moved.url)], candidate.signature, candidate.report
+                    moved,
+                    [url_key(moved.url)],
+                    report.signature,
+                    report if rule == "stories" else None,  # MinHash-only: no term lookup
                 )
                 began = time.perf_counter()
                 store.claim_new_items(source, [candidate], lambda _n: [], decide=RULES[rule])
-                spent.append(time.perf_counter() - began)
-            timings[rule] = statistics.median(spent) * 1000
-        base.setdefault("stories", timings["stories"])
+                spent[rule].append(time.perf_counter() - began)
+        timings = {rule: statistics.median(values) * 1000 for rule, values in spent.items()}
         print(
             f"{size:>9}{timings['minhash']:>12.2f}{timings['stories']:>12.2f}"
             f"{timings['stories'] / timings['minhash']:>8.2f}"

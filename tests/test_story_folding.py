@@ -126,6 +126,27 @@ def test_reports_fold_across_restarts_with_outlets_updates_and_a_timeline(engine
     second.engine.dispose()
 
 
+def test_a_folded_report_still_alerts_a_topic_the_first_report_did_not_match(
+    engine_url: str,
+) -> None:
+    store = open_store(engine_url)
+    ids = sources(store)
+    store.ensure_chat(2)
+
+    def route(new: NewItem) -> list[OutboxRow]:
+        chats = [1, 2] if "pictures" in new.item.title.lower() else [1]
+        return [OutboxRow(chat, new.id, None, None, new.item.title, new.item.url) for chat in chats]
+
+    for outlet, item in (("CNN", CNN), ("BBC News", BBC_PICTURES)):
+        rep = report_of(item)
+        candidate = Candidate(item, item_keys(item), rep.signature, rep)
+        store.claim_new_items(ids[outlet], [candidate], route)
+    first, second = store.deliveries_for_chat(1), store.deliveries_for_chat(2)
+    assert len(first) == 1 and len(second) == 1
+    assert first[0].story_id == second[0].story_id  # one story, and chat 2 still hears of it
+    store.engine.dispose()
+
+
 def test_reports_claimed_at_the_same_moment_give_one_alert(engine_url: str) -> None:
     setup = open_store(engine_url)
     ids = sources(setup)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -199,3 +201,27 @@ def test_the_timeline_is_escaped_and_capped() -> None:
         Timeline(7, "t", 1, [TimelineEntry("o", "t", "javascript:alert(1)", None)]), 0
     )
     assert "javascript:" not in bad_link
+
+
+def test_lemmas_and_word_lists_need_no_network() -> None:
+    """simplemma and wordfreq ship their data: with every connection refused, a fresh process
+    still weighs English, Russian and Hindi reports."""
+    code = (
+        "import socket\n"
+        "def refuse(*args, **kwargs):\n"
+        "    raise OSError('network is off')\n"
+        "socket.socket.connect = refuse\n"
+        "socket.create_connection = refuse\n"
+        "from bot.dedup.terms import story_terms\n"
+        "for title, lang in (('Gorbachev dies aged 91', 'en'), ('Умер Горбачев', 'ru'),"
+        " ('मोदी मास्को पहुंचे', 'hi')):\n"
+        "    assert story_terms(title, '', lang), title\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert done.returncode == 0, done.stderr

@@ -743,12 +743,14 @@ class Store:
                 try:
                     fold, story = self._decide_fold(session, candidate, utcnow() - window, decide)
                     new, changed = self._store_item(session, source_id, candidate, fold, story)
-                    if new is not None:
+                    if new is not None and fold is None:
                         if route is not None:
                             alerts += _insert_ignore(
                                 session, Delivery, _outbox_values(route(new), new.story_id)
                             )
                         claimed.append(new)
+                    elif new is not None and route is not None:
+                        alerts += self._route_folded(session, new, route)
                     updates += changed
                     nested.commit()
                 except IntegrityError:
@@ -781,8 +783,8 @@ class Store:
         fold: Fold | None,
         story: Story | None,
     ) -> tuple[NewItem | None, int]:
-        """Insert the item (and its story when it starts one); returns the new story's item,
-        if any, and how many alerts' stories changed."""
+        """Insert the item (and its story when it starts one); returns the item, unless it was
+        a copy (nothing to route), and how many alerts' stories changed."""
         item, signature, report = candidate.item, candidate.signature, candidate.report
         now = utcnow()
         if story is None or fold is None:
@@ -830,12 +832,33 @@ class Store:
         story_rows.index_terms(session, story_id, index, now)
         if story is None or fold is None:
             return NewItem(item_id, item, story_id), 0
+        folded = NewItem(item_id, item, story_id)
         if fold.kind is FoldKind.REPORT:
-            return None, self._add_outlet(session, story, item.source_name)
+            return folded, self._add_outlet(session, story, item.source_name)
         if fold.kind is FoldKind.UPDATE:
             story.updates = (story.updates or 0) + 1
-            return None, self._story_changed(session, story)
+            return folded, self._story_changed(session, story)
         return None, 0
+
+    @staticmethod
+    def _route_folded(
+        session: Session, folded: NewItem, route: Callable[[NewItem], Sequence[OutboxRow]]
+    ) -> int:
+        """A report folded into a story alerts the chats its own words match that had no alert
+        of the story: folding never hides a story from a topic."""
+        rows = route(folded)
+        if not rows:
+            return 0
+        alerted = set(
+            session.exec(
+                select(Delivery.chat_id).where(
+                    Delivery.story_id == folded.story_id,
+                    col(Delivery.chat_id).in_([row.chat_id for row in rows]),
+                )
+            ).all()
+        )
+        fresh = [row for row in rows if row.chat_id not in alerted]
+        return _insert_ignore(session, Delivery, _outbox_values(fresh, folded.story_id))
 
     def _fold_known(
         self,
