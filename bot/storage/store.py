@@ -742,7 +742,9 @@ class Store:
                 nested = session.begin_nested()
                 try:
                     fold, story = self._decide_fold(session, candidate, utcnow() - window, decide)
-                    new, changed = self._store_item(session, source_id, candidate, fold, story)
+                    new, changed = self._store_item(
+                        session, source_id, replace(candidate, keys=keys), fold, story
+                    )
                     if new is not None and fold is None:
                         if route is not None:
                             alerts += _insert_ignore(
@@ -821,7 +823,7 @@ class Store:
         )
         session.connection().execute(
             SeenKey.__table__.insert(),  # type: ignore[attr-defined]
-            [{"key": key, "item_id": item_id, "seen_at": now} for key in candidate.keys if key],
+            [{"key": key, "item_id": item_id, "seen_at": now} for key in candidate.keys],
         )
         if signature is not None:
             _insert_ignore(
