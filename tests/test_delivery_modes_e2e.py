@@ -27,8 +27,9 @@ LEADS = {
 
 
 def story(n: int, words: str) -> Entry:
+    # Each is its own event at the summit, told in its own words: stories, not updates.
     return Entry(
-        f"Putin and Modi summit: {words}",
+        f"Summit {words}: {LEADS[words].rstrip('.')} at the Putin–Modi summit",
         f"https://outlet.test/{n}",
         f"<p>{LEADS[words]} Putin and Modi met for the summit.</p>",
     )
