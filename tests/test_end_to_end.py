@@ -133,7 +133,11 @@ async def test_restart_repeats_nothing_and_keeps_queued_alerts(
         "/a.xml",
         rss(
             [
-                Entry("Modi and Putin summit ends with energy deal", "https://outlet-a.test/deal"),
+                # A new development, not a follow-up of the summit story ("+1 update").
+                Entry(
+                    "Rosneft to ship Urals crude to Nayara for roubles after Putin–Modi summit",
+                    "https://outlet-a.test/deal",
+                ),
                 NEWS,
                 OLD,
             ]
