@@ -43,7 +43,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from bot import domain
+from bot import defaults, domain
 from bot.dedup import near, stories, terms
 from bot.dedup.fingerprint import url_key
 from bot.ingest import item_keys
@@ -56,7 +56,7 @@ from bot.storage.store import Candidate, NewItem, OutboxRow, Store
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "stories"
-ALIASES = terms.TermAliases.from_aliases(load_aliases(ROOT / "config" / "aliases.toml"))
+ALIASES = terms.TermAliases.from_aliases(load_aliases(defaults.ALIASES))
 
 Decide = Callable[[stories.Report, Sequence[stories.StoryState]], stories.Fold | None]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import domain
+from bot import defaults, domain
 from bot.dedup import stories, terms
 from bot.dedup.stories import FoldKind, Report, StoryState, decide, report_of, start_centroid
 from bot.match import load_aliases
@@ -17,9 +17,7 @@ from bot.render.story import timeline_text
 from bot.storage.stories import Timeline, TimelineEntry
 from bot.telegram.format import visible_length
 
-ALIASES = terms.TermAliases.from_aliases(
-    load_aliases(Path(__file__).resolve().parent.parent / "config" / "aliases.toml")
-)
+ALIASES = terms.TermAliases.from_aliases(load_aliases(defaults.ALIASES))
 NOW = datetime(2022, 8, 31, 12, tzinfo=UTC)
 
 
