@@ -21,6 +21,7 @@ from pathlib import Path
 
 from dateparser.search import search_dates
 
+from bot import defaults
 from bot.events.extract import extract_events, meeting_kind, sentences
 from bot.match import load_aliases
 
@@ -28,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LABELLED = ROOT / "tests" / "fixtures" / "events" / "labelled.jsonl"
 # Labelled after the extractor was written, to see how its rules carry over (SOURCE.md).
 HELDOUT = ROOT / "tests" / "fixtures" / "events" / "heldout.jsonl"
-ALIASES = ROOT / "config" / "aliases.toml"
+ALIASES = defaults.ALIASES
 
 Span = tuple[date, date, str | None]  # start, end, place
 Extractor = Callable[[dict[str, object]], list[Span]]

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
 
 from bench import events as bench
+from bot import defaults
 from bot.events import extract_events
 from bot.events.dates import find_dates
 from bot.match import load_aliases
 
-ALIASES = load_aliases(Path(__file__).resolve().parent.parent / "config" / "aliases.toml")
+ALIASES = load_aliases(defaults.ALIASES)
 SEED = (
     "The Kremlin officially confirmed that President Vladimir Putin will visit New Delhi on "
     "December 4–5 for a high-level summit with Indian Prime Minister Narendra Modi."

@@ -31,9 +31,10 @@ def events(database_url: str) -> Iterator[EventStore]:
 
 
 def report(text: str, outlet: str, published: datetime = ANNOUNCED) -> list[AnnouncedEvent]:
+    from bot import defaults
     from bot.match import load_aliases
 
-    aliases = load_aliases("config/aliases.toml")
+    aliases = load_aliases(defaults.ALIASES)
     return extract_events(
         "", text, published, aliases=aliases, url=f"https://{outlet}/a", outlet=outlet
     )
