@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from datetime import timedelta
 from typing import Any
@@ -22,10 +23,14 @@ from bot.delivery.flood import FloodControl
 from bot.delivery.reminders import EventNotifier
 from bot.delivery.sender import Sender
 from bot.delivery.translate import build_translator
+from bot.domain import FetchResult
 from bot.ingest import ProcessLane, TopicCache
 from bot.observability import HealthServer, Metrics
 from bot.pipeline import Poller, PollOutcome
 from bot.poll_health import PollHealth
+from bot.push.hints import ScheduleHints
+from bot.push.latency import DelayObserver
+from bot.push.subscriber import CALLBACK_PREFIX, HubDiscovery, WebSubSubscriber
 from bot.sources.articles import ArticleFetcher
 from bot.sources.fetch import Fetcher
 from bot.sources.schedule import Clamp
@@ -33,6 +38,7 @@ from bot.storage.db import is_shared, make_engine
 from bot.storage.events import EventStore
 from bot.storage.migrate import upgrade_database
 from bot.storage.models import Source, utcnow
+from bot.storage.push import PushStore
 from bot.storage.store import Store
 from bot.telegram import texts
 from bot.telegram.events import calendar_route
@@ -123,6 +129,17 @@ class Runtime:
             self.sender,
         )
         self.articles = ArticleFetcher(self.fetcher)
+        self.push_store = PushStore(self.store)
+        self.hints = ScheduleHints(
+            self.push_store,
+            min_interval=settings.poll_min_interval,
+            safety_interval=settings.push_safety_interval,
+        )
+        self.delays = DelayObserver(self.push_store, self.metrics.alert_delay)
+        # Scaled mode: deliveries go to the workers' queue (see `start`).
+        self.push_queue: Callable[[Source, FetchResult], Awaitable[None]] | None = None
+        self._queue_app: Any = None
+        self.subscriber, discovery = self._websub(settings)
         lane = None
         if settings.ingest_process and is_shared(settings.database_url):
             lane = ProcessLane(
@@ -143,6 +160,8 @@ class Runtime:
             on_enqueued=self.sender.wake,
             on_retired=self.tell_source_gone,
             lane=lane,
+            hints=self.hints,
+            on_feed=discovery.note if discovery is not None else None,
         )
         self.services = Services(
             self.store,
@@ -155,17 +174,69 @@ class Runtime:
         register(self.application, self.services)
         self.health_server: HealthServer | None = None
         if settings.health_port:
+            routes = {CALLBACK_PREFIX: self.subscriber.handle} if self.subscriber else {}
             self.health_server = HealthServer(
-                self.metrics, self.health, self.refresh_gauges, port=settings.health_port
+                self.metrics,
+                self.health,
+                self.refresh_gauges,
+                port=settings.health_port,
+                request_routes=routes,
+                max_body=settings.fetch_max_bytes,
             )
             self.health_server.routes["/calendar/"] = calendar_route(
                 EventStore(self.store), lambda: self.services.clock()
             )
         self._stop = asyncio.Event()
+        self._push_task: asyncio.Task[None] | None = None
         self._sender_task: asyncio.Task[None] | None = None
         self._editor_task: asyncio.Task[None] | None = None
         self._listener_task: asyncio.Task[None] | None = None
         self._started = False
+
+    def _websub(self, settings: Settings) -> tuple[WebSubSubscriber | None, HubDiscovery | None]:
+        """The WebSub subscriber, when PUBLIC_URL names where hubs reach the health listener."""
+        if not settings.public_url:
+            return None, None
+        if not settings.health_port:
+            log.warning("PUBLIC_URL is set but HEALTH_PORT is not: WebSub push stays off")
+            return None, None
+        subscriber = WebSubSubscriber(
+            self.push_store,
+            public_url=settings.public_url,
+            ingest=self.ingest_pushed,
+            allow_private=settings.allow_private_networks,
+            user_agent=USER_AGENT,
+            timeout=settings.fetch_timeout,
+            verify_timeout=settings.websub_verify_timeout,
+        )
+        discovery = HubDiscovery(
+            self.push_store,
+            allow_private=settings.allow_private_networks,
+            on_new=subscriber.wake,
+        )
+        return subscriber, discovery
+
+    async def _queue_deliveries(self) -> None:
+        """Scaled mode: the bot role takes hubs' deliveries, workers read them."""
+        from bot.scale.queue import ensure_queue_schema, make_app, queue_pushed
+
+        await asyncio.to_thread(ensure_queue_schema, self.engine)
+        self._queue_app = make_app(self.settings.database_url, pool_size=2)
+        await self._queue_app.open_async()
+        app = self._queue_app
+
+        async def queue(source: Source, result: FetchResult) -> None:
+            assert source.id is not None
+            await queue_pushed(app, source.id, result.body, result.headers.get("content-type", ""))
+
+        self.push_queue = queue
+
+    async def ingest_pushed(self, source: Source, result: FetchResult) -> None:
+        """A hub's delivery: read and claimed here, or by a worker in scaled mode."""
+        if self.push_queue is not None:
+            await self.push_queue(source, result)
+            return
+        self.record(await self.poller.ingest_pushed(source, result))
 
     @property
     def poll_tick(self) -> float:
@@ -196,6 +267,8 @@ class Runtime:
                 listen_outbox(conninfo(self.settings.database_url), self.sender.wake),
                 name="outbox-listener",
             )
+            if self.subscriber is not None:
+                await self._queue_deliveries()
         job_queue.run_repeating(
             self._batch_job, interval=BATCH_EVERY, first=1, name="batches", job_kwargs=once
         )
@@ -208,6 +281,8 @@ class Runtime:
         )
         self._sender_task = asyncio.create_task(self.sender.run(self._stop), name="sender")
         self._editor_task = asyncio.create_task(self.editor.run(self._stop), name="editor")
+        if self.subscriber is not None:
+            self._push_task = asyncio.create_task(self.subscriber.run(self._stop), name="websub")
         if self.health_server is not None:
             await self.health_server.start()
         self._started = True
@@ -300,6 +375,7 @@ class Runtime:
 
     async def refresh_gauges(self) -> None:
         await self.metrics.refresh_from(self.store, self.poller.last_cycle_at)
+        await self.delays.observe()
 
     async def stop(self) -> None:
         """Stop taking work, let sends in flight finish, and close everything."""
@@ -317,6 +393,15 @@ class Runtime:
                 await self._listener_task
         if self.health_server is not None:
             await self.health_server.stop()
+        if self._push_task is not None:
+            self._push_task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._push_task
+        if self.subscriber is not None:
+            await self.subscriber.aclose()
+        if self._queue_app is not None:
+            with suppress(Exception):
+                await self._queue_app.close_async()
         updater = self.application.updater
         if updater is not None and updater.running:
             with suppress(Exception):

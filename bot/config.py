@@ -38,7 +38,8 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = False
     health_port: int = Field(default=0, ge=0, le=65535)
-    public_url: str = ""  # where HEALTH_PORT is reachable from outside: calendar links
+    # Where HEALTH_PORT is reachable from outside: calendar links, WebSub callbacks (push).
+    public_url: str = ""
     webhook_url: str = ""
     webhook_secret: str = ""
     webhook_listen: str = "0.0.0.0"
@@ -74,6 +75,8 @@ class Settings(BaseSettings):
     translate_api_key: str = ""
     translate_wait: float = Field(default=4.0, gt=0, le=60)
     translate_rate: float = Field(default=2.0, gt=0)
+    push_safety_interval: float = Field(default=3600.0, ge=1.0)
+    websub_verify_timeout: float = Field(default=600.0, gt=0)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -1,20 +1,23 @@
-"""Prometheus metrics and the /healthz and /metrics endpoints (HEALTH_PORT)."""
+"""Prometheus metrics and the /healthz and /metrics endpoints (HEALTH_PORT), plus the routes
+other parts mount on the same listener (WebSub callbacks under /websub/)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
+    Histogram,
     generate_latest,
 )
 
@@ -22,6 +25,8 @@ from bot.storage.models import utcnow
 from bot.storage.store import Store
 
 log = logging.getLogger(__name__)
+
+ALERT_DELAY_BUCKETS = (1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400)
 
 
 @dataclass
@@ -65,6 +70,13 @@ class Metrics:
         self.last_poll_age = Gauge(
             "summit_last_poll_age_seconds", "Seconds since the last poll cycle", registry=r
         )
+        self.alert_delay = Histogram(
+            "summit_alert_delay_seconds",
+            "From an item's publication (or first sight, if earlier or undated) to Telegram "
+            "accepting its alert",
+            buckets=ALERT_DELAY_BUCKETS,
+            registry=r,
+        )
 
     async def refresh_from(self, store: Store, last_cycle_at: datetime | None) -> None:
         """Gauges read at scrape time: outbox backlog, poll lag, 304 share, last poll age."""
@@ -96,10 +108,67 @@ class Metrics:
 HealthCheck = Callable[[], Awaitable[dict[str, Any]]]
 # A GET route under a path prefix: the rest of the path -> (status, body, content type).
 Route = Callable[[str], Awaitable[tuple[int, bytes, str]]]
+MAX_HEADER_LINES = 100
+REASONS = {
+    200: "OK",
+    202: "Accepted",
+    204: "No Content",
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    411: "Length Required",
+    413: "Content Too Large",
+    503: "Service Unavailable",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-cased names
+    body: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    status: int
+    body: bytes = b""
+    content_type: str = "text/plain"
+
+
+# A route that gets the whole request (method, headers, body): WebSub callbacks.
+RequestRoute = Callable[[HttpRequest], Awaitable[HttpResponse]]
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str], cap: int) -> bytes:
+    """The request body, at most `cap` bytes (Content-Length or chunked)."""
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        body = bytearray()
+        while True:
+            size = int((await asyncio.wait_for(reader.readline(), 10)).split(b";")[0], 16)
+            if size == 0:
+                await asyncio.wait_for(reader.readline(), 10)
+                return bytes(body)
+            if len(body) + size > cap:
+                raise _TooLarge
+            body += await asyncio.wait_for(reader.readexactly(size + 2), 30)
+            del body[-2:]
+    length = int(headers.get("content-length") or 0)
+    if length > cap:
+        raise _TooLarge
+    return await asyncio.wait_for(reader.readexactly(length), 30) if length > 0 else b""
 
 
 class HealthServer:
-    """A tiny HTTP/1.1 server: GET /healthz (JSON, 200 or 503) and GET /metrics."""
+    """A tiny HTTP/1.1 server: GET /healthz (JSON, 200 or 503), GET /metrics, GET `routes`
+    (path prefix -> handler of the rest of the path), and `request_routes` (path prefix ->
+    handler of the whole request), whose request bodies are capped at `max_body` bytes."""
 
     def __init__(
         self,
@@ -109,7 +178,11 @@ class HealthServer:
         *,
         host: str = "0.0.0.0",
         port: int = 0,
+        request_routes: Mapping[str, RequestRoute] | None = None,
+        max_body: int = 1024 * 1024,
     ) -> None:
+        self.request_routes = dict(request_routes or {})
+        self.max_body = max_body
         self.metrics = metrics
         self.health = health
         self.refresh = refresh
@@ -139,11 +212,36 @@ class HealthServer:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             request = await asyncio.wait_for(reader.readline(), 5)
-            while (await asyncio.wait_for(reader.readline(), 5)) not in (b"\r\n", b"\n", b""):
-                pass
+            headers: dict[str, str] = {}
+            for _ in range(MAX_HEADER_LINES):
+                line = await asyncio.wait_for(reader.readline(), 5)
+                if line in (b"\r\n", b"\n", b""):
+                    break
+                name, _, value = line.decode("latin-1").partition(":")
+                key = name.strip().lower()
+                headers[key] = (
+                    f"{headers[key]}, {value.strip()}" if key in headers else value.strip()
+                )
             parts = request.decode("latin-1").split()
-            path = parts[1].split("?")[0] if len(parts) >= 2 else ""
-            if path == "/healthz":
+            method = parts[0] if parts else ""
+            target = parts[1] if len(parts) >= 2 else ""
+            path, _, query = target.partition("?")
+            route = next(
+                (r for prefix, r in self.request_routes.items() if path.startswith(prefix)), None
+            )
+            if route is not None:
+                try:
+                    body = await _read_body(reader, headers, self.max_body)
+                except _TooLarge:
+                    answer = HttpResponse(413, b"too large\n")
+                except ValueError:
+                    answer = HttpResponse(400, b"bad request\n")
+                else:
+                    answer = await route(
+                        HttpRequest(method, path, dict(parse_qsl(query)), headers, body)
+                    )
+                status, body, ctype = answer.status, answer.body, answer.content_type
+            elif path == "/healthz":
                 report = await self.health()
                 status = 200 if report.get("ok") else 503
                 body, ctype = json.dumps(report).encode(), "application/json"
@@ -152,14 +250,14 @@ class HealthServer:
                 status, body, ctype = 200, self.metrics.render(), CONTENT_TYPE_LATEST
             else:
                 status, body, ctype = await self._route(path)
-            reason = {200: "OK", 503: "Service Unavailable", 404: "Not Found"}[status]
+            reason = REASONS.get(status, "OK")
             writer.write(
                 f"HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\n"
                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
                 + body
             )
             await writer.drain()
-        except (TimeoutError, ConnectionError, UnicodeError):
+        except (TimeoutError, ConnectionError, UnicodeError, asyncio.IncompleteReadError):
             pass
         except Exception:
             log.exception("health endpoint failed")

@@ -17,6 +17,7 @@ from bot.domain import FetchResult
 from bot.ingest import (
     THIN_TEXT,
     Claimed,
+    FeedReading,
     FeedWork,
     IngestLane,
     SourceRef,
@@ -24,6 +25,7 @@ from bot.ingest import (
     TopicCache,
 )
 from bot.language.detect import item_language
+from bot.push.hints import ScheduleHints
 from bot.sources.articles import MAX_TEXT as MAX_ARTICLE_TEXT
 from bot.sources.articles import ArticleFetcher
 from bot.sources.extract import find_article_links
@@ -60,6 +62,7 @@ class PollOutcome:
 
 
 RetiredHandler = Callable[[Source, set[int]], Awaitable[None]]
+FeedHandler = Callable[[Source, FetchResult], Awaitable[None]]
 
 
 class Poller:
@@ -78,6 +81,8 @@ class Poller:
         on_enqueued: Callable[[], None] = lambda: None,
         on_retired: RetiredHandler | None = None,
         lane: IngestLane | None = None,
+        hints: ScheduleHints | None = None,
+        on_feed: FeedHandler | None = None,
     ) -> None:
         self.store = store
         self.fetcher = fetcher
@@ -88,6 +93,8 @@ class Poller:
         self.full_text_per_poll = full_text_per_poll
         self.on_enqueued = on_enqueued
         self.on_retired = on_retired
+        self.hints = hints
+        self.on_feed = on_feed  # every feed read (WebSub discovery)
         self.last_cycle_at: datetime | None = None
         self._cycle_lock = asyncio.Lock()
         # Sources fetched but not yet processed, at most: bounds the bodies held in memory.
@@ -120,6 +127,8 @@ class Poller:
         if self._cycle_lock.locked():
             return []
         async with self._cycle_lock:
+            if self.hints is not None:
+                await self.hints.refresh()
             due = await asyncio.to_thread(self.store.due_sources, utcnow())
             if due:
                 await self.lane.refresh_topics(await asyncio.to_thread(self.store.active_topics))
@@ -190,13 +199,11 @@ class Poller:
         if not reading.published and (parsed.error or not parsed.is_feed):
             return await self._record_error(source, parsed.error or "Not a feed", kind="parse")
 
-        if reading.claimed is not None:
-            outcome = self._claim_outcome(source, reading.claimed)
-        else:
-            items = reading.items
-            if source.initialized and full_text:
-                items = await self._with_full_text(items)
-            outcome = await self._ingest(source, items)
+        outcome = await self._claim_reading(source, reading, full_text=full_text)
+        if self.on_feed is not None:
+            await self.on_feed(source, result)
+        if self.hints is not None and outcome.status == "ok" and outcome.new_items:
+            await self.hints.missed(source.id)
         interval = poll_interval(
             default=self.default_interval,
             explicit=source.interval,
@@ -208,6 +215,29 @@ class Poller:
             source, result, interval, name=parsed.title, listing=parsed.listing or b""
         )
         return outcome
+
+    async def _claim_reading(
+        self, source: Source, reading: FeedReading, *, full_text: bool
+    ) -> PollOutcome:
+        if reading.claimed is not None:
+            return self._claim_outcome(source, reading.claimed)
+        items = reading.items
+        if source.initialized and full_text:
+            items = await self._with_full_text(items)
+        return await self._ingest(source, items)
+
+    async def ingest_pushed(self, source: Source, result: FetchResult) -> PollOutcome:
+        """A hub's delivery: the body goes the way of a poll's, and the schedule is kept."""
+        assert source.id is not None
+        await self.lane.refresh_topics(await asyncio.to_thread(self.store.active_topics))
+        full_text = self.full_text and self.articles is not None
+        reading = await self.lane.read(SourceRef.of(source), result, full_text=full_text)
+        if not reading.published and (reading.parsed.error or not reading.parsed.is_feed):
+            log.info("WebSub delivery for %s is no feed: %s", source.url, reading.parsed.error)
+            return PollOutcome(
+                source.id, "error", error="pushed body is no feed", error_kind="parse"
+            )
+        return await self._claim_reading(source, reading, full_text=full_text)
 
     async def _ingest(self, source: Source, items: list[domain.Item]) -> PollOutcome:
         return self._claim_outcome(source, await self.lane.claim(SourceRef.of(source), items))
@@ -324,9 +354,12 @@ class Poller:
         listing: bytes | None = None,
     ) -> None:
         assert source.id is not None
+        wait = interval  # the source's own rhythm stays its current interval
+        if self.hints is not None:
+            wait = self.hints.interval(source.id, interval, server_floor(result.headers))
         record = PollRecord(
             source.id,
-            next_check_at=utcnow() + timedelta(seconds=jittered(interval)),
+            next_check_at=utcnow() + timedelta(seconds=jittered(wait)),
             etag=result.etag,
             last_modified=result.last_modified,
             not_modified=not_modified,

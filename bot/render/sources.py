@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.render.problems import problem, stored_problem
@@ -91,13 +91,24 @@ def sources_page(sources: Sequence[Numbered], page: int, lang: str) -> Page:
     return Page("\n".join(lines), page, pages)
 
 
-def status_page(sources: Sequence[Numbered], page: int, lang: str) -> Page:
+def status_page(
+    sources: Sequence[Numbered],
+    page: int,
+    lang: str,
+    *,
+    notes: Mapping[int, str] | None = None,
+    header: str = "",
+) -> Page:
+    """`notes`: lines under a source (push, burst mode, alert delay); `header` goes first."""
     if not sources:
         return Page(t(lang, "sources.none"), 0, 1)
     page, pages = _window(len(sources), STATUS_PER_PAGE, page)
-    lines = [t(lang, "status.title")]
+    lines = [header + t(lang, "status.title")]
     for source, number in sources[page * STATUS_PER_PAGE : (page + 1) * STATUS_PER_PAGE]:
         lines += status_lines(source, number, lang)
+        note = notes.get(source.id or 0) if notes else None
+        if note:
+            lines.append(note)
     if pages > 1:
         lines.append(t(lang, "list.page", page=page + 1, pages=pages))
     return Page("\n".join(lines), page, pages)

@@ -15,6 +15,7 @@ queues them again.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -36,12 +37,14 @@ log = logging.getLogger(__name__)
 
 QUEUE = "sources"
 TASK_NAME = "refresh_source"
+PUSH_TASK = "ingest_pushed"
 SCHEMA_LOCK = 0x5357_5153  # advisory lock keys: "SWQS", "SWDF"
 DEFERRER_LOCK = 0x5357_4446
 DEFER_BATCH = 1000  # sources leased and queued per deferrer pass
 SOURCE_LEASE = timedelta(seconds=120)
 
 RefreshHandler = Callable[[int, Job], Awaitable[str]]
+PushHandler = Callable[[int, bytes, str], Awaitable[str]]
 
 
 def source_lock(source_id: int) -> str:
@@ -54,6 +57,22 @@ async def refresh_source(context: JobContext, source_id: int) -> str:
     return await handler(source_id, context.job)
 
 
+async def ingest_pushed(context: JobContext, source_id: int, body: str, content_type: str) -> str:
+    """The job: read a WebSub delivery the bot role accepted (body in base64)."""
+    handler: PushHandler = context.additional_context["pushed"]
+    return await handler(source_id, base64.b64decode(body), content_type)
+
+
+async def queue_pushed(
+    app: procrastinate.App, source_id: int, body: bytes, content_type: str
+) -> None:
+    """Queue a delivery; it runs under the source's lock, never beside a refresh of it."""
+    task = app.tasks[PUSH_TASK].configure(lock=source_lock(source_id))
+    await task.defer_async(
+        source_id=source_id, body=base64.b64encode(body).decode(), content_type=content_type
+    )
+
+
 def make_app(database_url: str, *, pool_size: int = 4) -> procrastinate.App:
     """A procrastinate App on DATABASE_URL with the refresh task registered."""
     connector = procrastinate.PsycopgConnector(
@@ -64,6 +83,7 @@ def make_app(database_url: str, *, pool_size: int = 4) -> procrastinate.App:
     )
     app = procrastinate.App(connector=connector)
     app.task(name=TASK_NAME, queue=QUEUE, pass_context=True)(refresh_source)
+    app.task(name=PUSH_TASK, queue=QUEUE, pass_context=True)(ingest_pushed)
     return app
 
 

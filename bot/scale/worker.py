@@ -30,9 +30,12 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
 from bot.config import USER_AGENT, Settings, load_configured_aliases
+from bot.domain import FetchResult
 from bot.ingest import TopicCache
 from bot.observability import HealthServer, Metrics
 from bot.pipeline import Poller, PollOutcome
+from bot.push.hints import ScheduleHints
+from bot.push.subscriber import HubDiscovery
 from bot.scale.hosts import HostSlots, PoliteFetcher
 from bot.scale.notify import OutboxNotifier
 from bot.scale.pg import conninfo
@@ -51,6 +54,7 @@ from bot.sources.schedule import Clamp
 from bot.storage.db import make_engine
 from bot.storage.migrate import upgrade_database
 from bot.storage.models import Source, utcnow
+from bot.storage.push import PushStore
 from bot.storage.store import Store
 from bot.telegram import texts
 
@@ -84,6 +88,15 @@ class WorkerRuntime:
         self.app = make_app(settings.database_url)
         self.notifier = OutboxNotifier(self._execute)
         self.topics = TopicCache(aliases)
+        push_store = PushStore(self.store)
+        # The bot role subscribes; workers note the hubs their polls find.
+        discovery = (
+            HubDiscovery(
+                push_store, allow_private=settings.allow_private_networks, on_new=lambda: None
+            )
+            if settings.public_url
+            else None
+        )
         self.poller = Poller(
             self.store,
             self.fetcher,
@@ -96,6 +109,12 @@ class WorkerRuntime:
             story_window=timedelta(days=settings.story_window_days),
             on_enqueued=self.notifier.poke,
             on_retired=self.tell_source_gone,
+            hints=ScheduleHints(
+                push_store,
+                min_interval=settings.poll_min_interval,
+                safety_interval=settings.push_safety_interval,
+            ),
+            on_feed=discovery.note if discovery is not None else None,
         )
         self.bot: Bot | None = None
         if settings.telegram_bot_token:
@@ -172,7 +191,7 @@ class WorkerRuntime:
                     concurrency=self.settings.worker_concurrency,
                     install_signal_handlers=False,
                     delete_jobs="always",
-                    additional_context={"refresh": self.refresh},
+                    additional_context={"refresh": self.refresh, "pushed": self.ingest_pushed},
                     fetch_job_polling_interval=1.0,
                     update_heartbeat_interval=self.settings.worker_heartbeat,
                     stalled_worker_timeout=self.settings.worker_stalled_after,
@@ -193,6 +212,8 @@ class WorkerRuntime:
         if source is None or source.retired:
             return "gone"
         await self._fresh_topics()
+        if self.poller.hints is not None:
+            await self.poller.hints.refresh()
         self.jobs_running.inc()
         try:
             # _poll_safely: one bad source records its error instead of failing the job.
@@ -202,6 +223,16 @@ class WorkerRuntime:
         self.record(outcome)
         self.refreshes += 1
         self.poller.last_cycle_at = utcnow()
+        return outcome.status
+
+    async def ingest_pushed(self, source_id: int, body: bytes, content_type: str) -> str:
+        """One job: a WebSub delivery the bot role accepted, read like a poll's body."""
+        source = await asyncio.to_thread(self.store.get_source, source_id)
+        if source is None or source.retired:
+            return "gone"
+        result = FetchResult(source.url, source.url, 200, body, {"content-type": content_type})
+        outcome = await self.poller.ingest_pushed(source, result)
+        self.record(outcome)
         return outcome.status
 
     async def _fresh_topics(self) -> None:

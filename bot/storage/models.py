@@ -182,7 +182,7 @@ class Delivery(SQLModel, table=True):
     next_attempt_at: datetime = Field(default_factory=utcnow)
     last_error: str | None = None
     message_id: int | None = None
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, index=True)  # burst mode counts
     sent_at: datetime | None = None
 
 
@@ -226,3 +226,25 @@ class Translation(SQLModel, table=True):
     title: str = Field(sa_column=Column(Text, nullable=False))
     summary: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class WebSubscription(SQLModel, table=True):
+    """A source's WebSub subscription at its hub (see bot/push/subscriber.py for the states)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int = Field(sa_column=Column(BigInteger, nullable=False, unique=True))
+    hub: str = Field(sa_column=Column(Text, nullable=False))
+    topic: str = Field(sa_column=Column(Text, nullable=False))
+    secret: str = Field(sa_column=Column(Text, nullable=False))
+    # wanted -> pending -> active; denied / failed wait for `retry_at`; leaving -> left
+    state: str = "wanted"
+    lease_seconds: int | None = None
+    renew_at: datetime | None = None
+    requested_at: datetime | None = None
+    retry_at: datetime | None = None
+    verified_at: datetime | None = None
+    last_delivery_at: datetime | None = None
+    trusted: bool = True  # False after a safety poll found entries the hub had not pushed
+    attempts: int = 0
+    last_error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)

@@ -12,7 +12,10 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
+from bot.push.status import speed_report
 from bot.render.sources import Page, sources_page, status_page
+from bot.storage.push import PushStore
+from bot.telegram import push_texts
 from bot.telegram.handlers import command_argument, language_of, services_of, translated
 from bot.telegram.i18n import t
 from bot.telegram.translate import translation_status
@@ -48,7 +51,15 @@ async def _render(
     chat = update.effective_chat
     assert chat is not None
     numbered = await asyncio.to_thread(services.store.numbered_sources, chat.id)
-    return VIEWS[view](numbered, page, lang), lang
+    if view != "t":
+        return VIEWS[view](numbered, page, lang), lang
+    topics = await asyncio.to_thread(services.store.list_topics, chat.id)
+    ids = [source.id for source, _ in numbered if source.id is not None]
+    report = await asyncio.to_thread(speed_report, PushStore(services.store), topics, ids)
+    interval = services.settings.poll_min_interval
+    notes = push_texts.source_notes(report, interval, lang)
+    header = push_texts.burst_header(report, interval, lang)
+    return status_page(numbered, page, lang, notes=notes, header=header), lang
 
 
 def _typed_page(update: Update) -> int:
