@@ -202,7 +202,9 @@ class Poller:
         outcome = await self._claim_reading(source, reading, full_text=full_text)
         if self.on_feed is not None:
             await self.on_feed(source, result)
-        if self.hints is not None and outcome.status == "ok" and outcome.new_items:
+        # New stories, or follow-ups that alerted: either way entries the hub did not push.
+        fresh = outcome.new_items or outcome.alerts
+        if self.hints is not None and outcome.status == "ok" and fresh:
             await self.hints.missed(source.id)
         interval = poll_interval(
             default=self.default_interval,
