@@ -202,7 +202,7 @@ class FeedWork:
     def claim(self, source: SourceRef, items: list[domain.Item]) -> Claimed:
         """Fold the items into stories; on a source's first poll they alert nobody."""
         aliases = self.topics.term_aliases
-        reports = [report_of(item, aliases) for item in items]
+        reports = [report_of(item, aliases, subject=self.subject(item)) for item in items]
         candidates = [
             Candidate(item, item_keys(item), report.signature, report)
             for item, report in zip(items, reports, strict=True)
@@ -219,6 +219,11 @@ class FeedWork:
         )
         self.record_events(ingested.claimed, audience)
         return Claimed(len(ingested.claimed), ingested.alerts, ingested.story_updates)
+
+    def subject(self, item: domain.Item) -> list[str]:
+        """The words of every topic the item matches: what its topics share, not its event."""
+        doc = MatchDoc(title=item.title, text=item.text, site=item.site, language=item.language)
+        return [term for result in self.topics.index.match(doc).values() for term in result.terms]
 
     def record_events(self, claimed: list[NewItem], audience: set[int] | None) -> None:
         """Announced meetings in new items, kept for each topic the item matches."""

@@ -16,7 +16,7 @@ from sqlmodel import select
 
 from bench import stories as bench
 from bot import domain
-from bot.dedup.stories import report_of
+from bot.dedup.stories import StoryState, decide, report_of, start_centroid
 from bot.ingest import item_keys
 from bot.storage.db import make_engine
 from bot.storage.migrate import upgrade_database
@@ -227,3 +227,50 @@ def test_the_store_folds_a_day_exactly_as_the_decision_does(
     in_memory = bench.simulate(day, bench.RULES["stories"])
     for name in ("alerts_multi", "folded_right", "folds", "wrong", "missed"):
         assert getattr(through_store, name) == getattr(in_memory, name), name
+
+
+# -- the watched subject is not the event ---------------------------------------------------------
+
+SUBJECT = ["Putin", "Modi", "summit"]
+OPENS = report(
+    "Putin and Modi summit opens with talks on oil payments",
+    "The summit opened with Putin and Modi discussing payments for Russian oil.",
+    "CNN",
+    "summit-opens",
+)
+AGREEMENTS = report(
+    "Putin and Modi summit: 29 agreements signed in New Delhi",
+    "Putin and Modi signed 29 agreements at the summit, on energy and defence.",
+    "BBC News",
+    "summit-agreements",
+)
+HUG = report(
+    "India’s Modi Hugs Putin on First Russia Visit Since Ukraine Offensive",
+    "The visit is Modi's first since Russia launched its campaign in Ukraine and since he was "
+    "returned to power last month.",
+    "CNN",
+    "modi-hugs-putin",
+)
+RECEIVES = report(
+    "Putin receives Modi in Moscow with high stakes for both Russia and India",
+    "The visit underscores that India will maintain deep ties with Russia despite Washington’s "
+    "efforts to woo Prime Minister Modi and isolate President Putin.",
+    "BBC News",
+    "putin-receives-modi",
+)
+
+
+def folds(first: domain.Item, later: domain.Item, subject: list[str]) -> bool:
+    started = report_of(first, subject=subject)
+    centroid, _ = start_centroid(started)
+    story = StoryState(1, (first.source_name,), centroid, started.at)
+    return decide(report_of(later, subject=subject), [story]) is not None
+
+
+def test_two_developments_of_a_watched_subject_are_two_stories() -> None:
+    # Alike in everything the topic asked for, and in nothing else.
+    assert folds(OPENS, AGREEMENTS, []), "without a topic the shared names alone fold them"
+    assert not folds(OPENS, AGREEMENTS, SUBJECT)
+    # The same visit told by two outlets shares more than the names: it still folds.
+    assert folds(HUG, RECEIVES, ["Putin", "Modi"])
+    assert folds(CNN, BBC, ["Gorbachev"])

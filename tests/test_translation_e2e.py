@@ -108,13 +108,13 @@ async def test_a_russian_item_reaches_an_english_chat_translated_and_a_hindi_cha
     assert "signed agreements on trade and energy" in english.text
     assert "🌐 Translated from Russian" in english.text
     assert TITLE not in english.text
-    assert button_texts(english)[-1] == "Original"
+    assert "Original" in button_texts(english)
 
     hindi = await wait_alert(fake, RAVI, 20)
     assert "पुतिन और मोदी ने नई दिल्ली में शिखर सम्मेलन किया" in hindi.text
     assert "🌐 रूसी से अनुवादित" in hindi.text
     assert i18n.moment("hi", PUBLISHED) in hindi.text  # Hindi month names
-    assert button_texts(hindi)[0] == "खोलें" and button_texts(hindi)[-1] == "मूल पाठ"
+    assert button_texts(hindi)[0] == "खोलें" and "मूल पाठ" in button_texts(hindi)
 
     calls = translate.calls
     assert sorted(call.target for call in calls) == ["en", "hi"]

@@ -17,16 +17,28 @@ hidden inside another. The numbers were chosen on hand-labelled news days (`benc
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 
 from bot import domain
 from bot.dedup.near import StorySignature, same_story, signature
-from bot.dedup.terms import NO_ALIASES, TermAliases, cosine, story_terms, top_terms
+from bot.dedup.terms import (
+    NO_ALIASES,
+    TermAliases,
+    cosine,
+    story_terms,
+    subject_keys,
+    top_terms,
+)
 
 THRESHOLD = 0.50  # cosine of a report and a story's centroid from which they are one story
+# The words a matching topic asked for name the subject every report of it shares, not the
+# event: for whoever watches "Putin Modi summit", "Putin and Modi open their summit" and "Putin
+# and Modi sign energy deals" are two developments. Beyond the full cosine, the terms left once
+# the subject's are taken out must agree this much.
+EVENT_THRESHOLD = 0.2
 MIN_SHARED = 2  # terms they must share: one name alone is a subject, not an event
 MIN_TERMS = 3  # a report with fewer terms (a one-word title, no text) folds only as a copy
 TERM_WINDOW = timedelta(hours=36)  # a story older than this takes only copies
@@ -51,6 +63,7 @@ class Report:
     at: datetime
     terms: Mapping[str, float] = field(default_factory=dict)
     signature: StorySignature | None = None
+    subject: frozenset[str] = frozenset()  # terms of the words its topics matched
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,15 +91,20 @@ class Fold:
 
 
 def report_of(
-    item: domain.Item, aliases: TermAliases = NO_ALIASES, now: datetime | None = None
+    item: domain.Item,
+    aliases: TermAliases = NO_ALIASES,
+    now: datetime | None = None,
+    subject: Iterable[str] = (),
 ) -> Report:
-    """The item as the fold decision sees it; an item without a date is dated `now`."""
+    """The item as the fold decision sees it; an item without a date is dated `now`. `subject`
+    holds the words of the topics it matches."""
     now = now or datetime.now(UTC)
     at = min(item.published, now) if item.published else now  # a date in the future is now
     return Report(
         outlet=item.source_name[:100],
         at=at,
         terms=story_terms(item.title, item.text, item.language, aliases),
+        subject=frozenset(subject_keys(subject, item.language, aliases)),
         signature=signature(item.title, item.text),
     )
 
@@ -120,13 +138,25 @@ def decide(report: Report, stories: Sequence[StoryState]) -> Fold | None:
         if sum(1 for term in report.terms if term in story.centroid) < MIN_SHARED:
             continue
         score = cosine(report.terms, story.centroid)
-        if score >= THRESHOLD and (best is None or score > best[0]):
-            best = (score, story)
+        if score < THRESHOLD or (best is not None and score <= best[0]):
+            continue
+        if report.subject and _event_cosine(report, story.centroid) < EVENT_THRESHOLD:
+            continue
+        best = (score, story)
     if best is None:
         return None
     score, story = best
     kind = FoldKind.UPDATE if report.outlet in story.outlets else FoldKind.REPORT
     return _fold(report, story, kind, score)
+
+
+def _event_cosine(report: Report, centroid: Mapping[str, float]) -> float:
+    """The cosine of what the report and the story say beyond the report's subject."""
+    subject = report.subject
+    return cosine(
+        {t: w for t, w in report.terms.items() if t not in subject},
+        {t: w for t, w in centroid.items() if t not in subject},
+    )
 
 
 def _fold(report: Report, story: StoryState, kind: FoldKind, score: float) -> Fold:

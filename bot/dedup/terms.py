@@ -331,6 +331,19 @@ def story_terms(
     return {term: w / norm for term, w in top} if norm else {}
 
 
+def subject_keys(
+    words: Iterable[str], language: str | None, aliases: TermAliases = NO_ALIASES
+) -> set[str]:
+    """The terms of a topic's matched words and phrases, as `story_terms` keys them."""
+    keys: set[str] = set()
+    for phrase in words:
+        for found in _WORD.finditer(phrase[:MAX_CHARS]):
+            term = _term(found.group(), language, aliases)
+            if term is not None:
+                keys.add(term[0])
+    return keys
+
+
 def weights_of(
     text: str,
     language: str | None,
