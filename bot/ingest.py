@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from bot import domain
 from bot.dedup.fingerprint import guid_key, title_fingerprint, url_key
-from bot.dedup.stories import report_of
+from bot.dedup.stories import Report, report_of
 from bot.dedup.terms import TermAliases
 from bot.domain import FeedEntry, FetchResult
 from bot.events.extract import MAX_TEXT, extract_events, meeting_kind
@@ -177,7 +177,11 @@ class FeedWork:
         if source.initialized and entries:
             entries = self._changed_entries(source.url, entries)
         name = source.name or parsed.title or ""
-        items = [normalize_entry(e, source_url=source.url, source_name=name) for e in entries]
+        brief = not source.initialized
+        items = [
+            normalize_entry(e, source_url=source.url, source_name=name, brief=brief)
+            for e in entries
+        ]
         published = [entry.published for entry in parsed.entries]
         return FeedReading(replace(parsed, entries=[]), published, items)
 
@@ -200,16 +204,20 @@ class FeedWork:
         ]
 
     def claim(self, source: SourceRef, items: list[domain.Item]) -> Claimed:
-        """Fold the items into stories; on a source's first poll they alert nobody."""
+        """Fold the items into stories; on a source's first poll they alert nobody.
+
+        A first poll's items are only recorded as known, by their keys: terms and signatures
+        would cost most of the poll, and a later report of one of their stories alerts its
+        topics anyway, folded or not."""
         aliases = self.topics.term_aliases
-        reports = [report_of(item, aliases, subject=self.subject(item)) for item in items]
-        candidates = [
-            Candidate(item, item_keys(item), report.signature, report)
-            for item, report in zip(items, reports, strict=True)
-        ]
         if not source.initialized:
-            first = self.store.claim_new_items(source.id, candidates, window=self.story_window)
+            reports = [report_of(item, aliases, only_keys=True) for item in items]
+            first = self.store.claim_new_items(
+                source.id, self.candidates(items, reports), window=self.story_window
+            )
             return Claimed(len(first.claimed))
+        reports = [report_of(item, aliases, subject=self.subject(item)) for item in items]
+        candidates = self.candidates(items, reports)
         audience = None if source.is_global else self.store.chats_for_source(source.id)
         ingested = self.store.claim_new_items(
             source.id,
@@ -219,6 +227,13 @@ class FeedWork:
         )
         self.record_events(ingested.claimed, audience)
         return Claimed(len(ingested.claimed), ingested.alerts, ingested.story_updates)
+
+    @staticmethod
+    def candidates(items: list[domain.Item], reports: list[Report]) -> list[Candidate]:
+        return [
+            Candidate(item, item_keys(item), report.signature, report)
+            for item, report in zip(items, reports, strict=True)
+        ]
 
     def subject(self, item: domain.Item) -> list[str]:
         """The words of every topic the item matches: what its topics share, not its event."""

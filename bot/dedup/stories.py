@@ -95,11 +95,16 @@ def report_of(
     aliases: TermAliases = NO_ALIASES,
     now: datetime | None = None,
     subject: Iterable[str] = (),
+    *,
+    only_keys: bool = False,
 ) -> Report:
     """The item as the fold decision sees it; an item without a date is dated `now`. `subject`
-    holds the words of the topics it matches."""
+    holds the words of the topics it matches. With `only_keys` it has neither terms nor a
+    signature: it folds only where its URL, guid or title was seen."""
     now = now or datetime.now(UTC)
     at = min(item.published, now) if item.published else now  # a date in the future is now
+    if only_keys:
+        return Report(outlet=item.source_name[:100], at=at)
     return Report(
         outlet=item.source_name[:100],
         at=at,

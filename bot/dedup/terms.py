@@ -76,11 +76,14 @@ _WORD = re.compile(f"{WORD_CHAR}+(?:['’.]{WORD_CHAR}+)*")
 _POSSESSIVE = re.compile(r"['’]s$", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?:;\"“”‘’«»]\s*$")
 _YEAR = re.compile(r"(?:1[89]|20)\d\d")
-_LEMMA_LANGUAGES = frozenset(
+# Languages whose reports are compared by their terms: those the bot speaks and ships aliases
+# for. A lemma dictionary and a word list cost up to 280 MB each language (Russian) and seconds
+# to load; a report in another language folds only as a copy (MinHash), never by a guess.
+TERM_LANGUAGES = frozenset({"en", "ru", "hi"})
+_LEMMA_LANGUAGES = TERM_LANGUAGES & frozenset(
     simplemma.strategies.dictionaries.dictionary_factory.SUPPORTED_LANGUAGES
 )
-# wordfreq tokenizes Chinese, Japanese and Korean with optional libraries; those are not asked.
-_FREQ_LANGUAGES = frozenset(wordfreq.available_languages()) - {"zh", "ja", "ko"}
+_FREQ_LANGUAGES = TERM_LANGUAGES & frozenset(wordfreq.available_languages())
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,12 +108,16 @@ class TermAliases:
 NO_ALIASES = TermAliases()
 
 
+def _base_language(tag: str | None) -> str | None:
+    return (tag or "").split("-")[0].split("_")[0].lower() or None
+
+
 def script_language(word: str, hint: str | None) -> str | None:
     """The language whose lemmatizer and word list fit this word: its script first, then the
     feed's language for Latin and Cyrillic words. None when nothing fits."""
     first = next((ch for ch in word if ch.isalpha()), "")
     name = unicodedata.name(first, "") if first else ""
-    hint = (hint or "").split("-")[0].split("_")[0].lower() or None
+    hint = _base_language(hint)
     if name.startswith("DEVANAGARI"):
         return "hi"
     if name.startswith("CYRILLIC"):
@@ -322,6 +329,8 @@ def story_terms(
 ) -> dict[str, float]:
     """The report's heaviest terms with their weights, scaled to unit length; empty when it has
     no word that tells anything."""
+    if _base_language(language) not in (None, *TERM_LANGUAGES):
+        return {}
     title = _strip_outlet((title or "")[:MAX_CHARS])
     weights: dict[str, float] = {}
     for part, boost in ((title, TITLE_BOOST), (_lead(title, text or ""), 1.0)):

@@ -11,7 +11,7 @@ import lxml.html
 from w3lib.url import canonicalize_url
 
 from bot.domain import FeedEntry, Item
-from bot.language.detect import item_language
+from bot.language.detect import item_language, normalize_code
 from bot.summarize.blocks import Block, blocks_from_text
 from bot.summarize.summary import summarize, summarize_blocks
 
@@ -216,14 +216,23 @@ def clean_title(title: str) -> str:
     return _SPACES.sub(" ", html_to_text(title, limit=2000).replace("\n", " ")).strip()
 
 
-def normalize_entry(entry: FeedEntry, *, source_url: str, source_name: str) -> Item:
-    """Build an Item with plain text, a canonical URL and a short summary."""
-    text = html_to_text(entry.content_html)
+def normalize_entry(
+    entry: FeedEntry, *, source_url: str, source_name: str, brief: bool = False
+) -> Item:
+    """Build an Item with plain text, a canonical URL and a short summary. A `brief` item, one
+    recorded only to be known (a source's first poll), has no summary and only its declared
+    language: those are work for items that alert."""
     title = clean_title(entry.title)
+    # A brief item's text would serve only as a missing title.
+    text = "" if brief and title else html_to_text(entry.content_html)
     if not title and text:
         # Some feeds (RSS 0.92, social feeds) have items without titles.
         title = summarize(text, limit=120)
-    summary = summarize_blocks(html_to_blocks(entry.content_html), title=title)
+    if brief:
+        summary, language = "", normalize_code(entry.language)
+    else:
+        summary = summarize_blocks(html_to_blocks(entry.content_html), title=title)
+        language = item_language(entry.language, title, text)
     return Item(
         source_url=source_url,
         source_name=source_name,
@@ -233,5 +242,5 @@ def normalize_entry(entry: FeedEntry, *, source_url: str, source_name: str) -> I
         published=entry.published,
         text=text,
         summary=summary,
-        language=item_language(entry.language, title, text),
+        language=language,
     )

@@ -11,14 +11,12 @@ from threading import RLock
 from typing import Any
 
 from sqlalchemy import bindparam, case, delete, func, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot import domain
 from bot.config import SourceSpec
-from bot.dedup.near import StorySignature
 from bot.dedup.stories import (
     Fold,
     FoldKind,
@@ -32,6 +30,7 @@ from bot.dedup.stories import (
 from bot.storage import numbers
 from bot.storage import stories as story_rows
 from bot.storage.db import READ_ONLY
+from bot.storage.known import record_unseen
 from bot.storage.models import (
     Chat,
     ChatSource,
@@ -47,6 +46,7 @@ from bot.storage.models import (
     Topic,
     utcnow,
 )
+from bot.storage.rows import Candidate, NewItem, insert_ignore
 
 STORY_WINDOW = timedelta(days=7)
 WAITING = ("pending", "held", "digest")  # delivery states not yet sent
@@ -65,21 +65,6 @@ class ActiveTopic:
     thread_id: int | None
     mode: str = "instant"
     language: str = "en"
-
-
-@dataclass(frozen=True, slots=True)
-class NewItem:
-    id: int
-    item: domain.Item
-    story_id: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    item: domain.Item
-    keys: list[str]
-    signature: StorySignature | None = None
-    report: Report | None = None  # its story terms; None folds copies only
 
 
 FoldRule = Callable[[Report, Sequence[StoryState]], Fold | None]
@@ -724,6 +709,9 @@ class Store:
                 # cannot both miss each other's story and alert twice. A first poll alerts
                 # nobody and needs no turn.
                 session.exec(select(func.pg_advisory_xact_lock(STORY_FOLD_LOCK)))
+            if route is None:
+                # Recorded only to be known: the new ones in a few statements.
+                claimed, wanted = record_unseen(session, source_id, wanted)
             for candidate in wanted:
                 item = candidate.item
                 keys = list(dict.fromkeys(k for k in candidate.keys if k))
@@ -747,7 +735,7 @@ class Store:
                     )
                     if new is not None and fold is None:
                         if route is not None:
-                            alerts += _insert_ignore(
+                            alerts += insert_ignore(
                                 session, Delivery, _outbox_values(route(new), new.story_id)
                             )
                         claimed.append(new)
@@ -826,7 +814,7 @@ class Store:
             [{"key": key, "item_id": item_id, "seen_at": now} for key in candidate.keys],
         )
         if signature is not None:
-            _insert_ignore(
+            insert_ignore(
                 session,
                 StoryBand,
                 [{"band": band, "story_id": story_id, "seen_at": now} for band in signature.bands],
@@ -860,7 +848,7 @@ class Store:
             ).all()
         )
         fresh = [row for row in rows if row.chat_id not in alerted]
-        return _insert_ignore(session, Delivery, _outbox_values(fresh, folded.story_id))
+        return insert_ignore(session, Delivery, _outbox_values(fresh, folded.story_id))
 
     def _fold_known(
         self,
@@ -955,7 +943,7 @@ class Store:
         keys = [k for k in dict.fromkeys(keys) if k]
         if keys:
             now = utcnow()
-            _insert_ignore(
+            insert_ignore(
                 session, SeenKey, [{"key": k, "item_id": item_id, "seen_at": now} for k in keys]
             )
 
@@ -995,7 +983,7 @@ class Store:
         if not rows:
             return 0
         with self.session() as session:
-            inserted = _insert_ignore(session, Delivery, _outbox_values(rows))
+            inserted = insert_ignore(session, Delivery, _outbox_values(rows))
             session.commit()
             return inserted
 
@@ -1308,27 +1296,6 @@ def _insert_row(session: Session, row: Any) -> int:
     return int(
         session.connection().execute(table.insert().returning(table.c.id), values).scalar_one()
     )
-
-
-def _insert_ignore(session: Session, model: Any, rows: list[dict[str, Any]]) -> int:
-    """INSERT ... ON CONFLICT DO NOTHING on both SQLite and PostgreSQL; returns rows inserted."""
-    if not rows:
-        return 0
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = model.__table__
-    key = next(iter(table.primary_key.columns))
-    # PostgreSQL takes at most 65,535 parameters per statement: a story for thousands of
-    # chats goes in chunks. RETURNING counts what was inserted (rowcount is -1 on psycopg).
-    per_statement = max(1, 30_000 // len(rows[0]))
-    inserted = 0
-    # One statement for any number of rows, so its compiled form is cached: SQLAlchemy sends
-    # the rows as multi-row VALUES batches within the parameter limits.
-    statement = insert(table).on_conflict_do_nothing().returning(key)
-    for start in range(0, len(rows), per_statement):
-        chunk = rows[start : start + per_statement]
-        inserted += len(session.connection().execute(statement, chunk).all())
-    return inserted
 
 
 def _outbox_values(rows: Sequence[OutboxRow], story_id: int | None = None) -> list[dict[str, Any]]:
