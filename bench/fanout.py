@@ -43,11 +43,11 @@ from bot import domain
 from bot.app import build_application
 from bot.config import Settings
 from bot.delivery.sender import MAX_RATE, Sender
+from bot.render.format import AlertView, format_alert
 from bot.storage.db import is_sqlite, make_engine, normalize_database_url
 from bot.storage.migrate import upgrade_database
 from bot.storage.models import Chat, Delivery, Source
 from bot.storage.store import OutboxRow, Store
-from bot.telegram.format import AlertView, format_alert
 from tests.support.fake_telegram import FakeTelegram
 
 TARGET_RATE = 28.0

@@ -31,6 +31,7 @@ from bot.poll_health import PollHealth
 from bot.push.hints import ScheduleHints
 from bot.push.latency import DelayObserver
 from bot.push.subscriber import CALLBACK_PREFIX, HubDiscovery, WebSubSubscriber
+from bot.render import texts
 from bot.sources.articles import ArticleFetcher
 from bot.sources.fetch import Fetcher
 from bot.sources.schedule import Clamp
@@ -40,7 +41,6 @@ from bot.storage.migrate import upgrade_database
 from bot.storage.models import Source, utcnow
 from bot.storage.push import PushStore
 from bot.storage.store import Store
-from bot.telegram import texts
 from bot.telegram.events import calendar_route
 from bot.telegram.handlers import Services, register
 from bot.telegram.limiter import FloodLimiter

@@ -42,6 +42,7 @@ from bot.match import (
     load_aliases,
     parse_query,
 )
+from bot.render.format import AlertView, format_alert
 from bot.sources.normalize import canonical_url, clean_title, normalize_entry
 from bot.sources.parse import parse_response
 from bot.sources.search import unwrap_search_link
@@ -49,7 +50,6 @@ from bot.storage.db import make_engine
 from bot.storage.events import EventStore
 from bot.storage.models import Source, utcnow
 from bot.storage.store import STORY_WINDOW, ActiveTopic, Candidate, NewItem, OutboxRow, Store
-from bot.telegram.format import AlertView, format_alert
 
 log = logging.getLogger(__name__)
 

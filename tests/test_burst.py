@@ -14,6 +14,7 @@ from bot.pipeline import Poller
 from bot.push.burst import BurstRule
 from bot.push.hints import ScheduleHints
 from bot.push.status import speed_report
+from bot.render import push_texts
 from bot.sources.fetch import Fetcher
 from bot.sources.schedule import Clamp
 from bot.storage.db import make_engine
@@ -21,7 +22,6 @@ from bot.storage.migrate import upgrade_database
 from bot.storage.models import Delivery, Item, Source, Story, utcnow
 from bot.storage.push import PushStore
 from bot.storage.store import Store
-from bot.telegram import push_texts
 from tests.support.feedserver import FeedServer
 from tests.support.harness import Entry, rss
 

@@ -10,11 +10,11 @@ import pytest
 
 from bot.events import AnnouncedEvent, DateSpan
 from bot.events.extract import extract_events
+from bot.render import event_texts
 from bot.storage.db import make_engine
 from bot.storage.events import MAX_EVENTS_PER_TOPIC, EventStore
 from bot.storage.migrate import upgrade_database
 from bot.storage.store import Store
-from bot.telegram import event_texts
 
 ANNOUNCED = datetime(2025, 11, 28, 9, tzinfo=UTC)
 

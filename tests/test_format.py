@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from bot.telegram.format import MAX_MESSAGE, AlertView, format_alert, visible_length
+from bot.render.format import MAX_MESSAGE, AlertView, format_alert, visible_length
 
 
 def view(**overrides: object) -> AlertView:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from bot.telegram import i18n
-from bot.telegram.format import AlertView, format_alert
+from bot.render import i18n
+from bot.render.format import AlertView, format_alert
 
 
 def test_every_catalog_file_is_a_language_the_bot_offers() -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from bot.telegram import i18n
+from bot.render import i18n
 from bot.telegram.manage import BUTTON_GUARD, FLOOD_GUARD
 from tests.support.fake_telegram import FakeTelegram, SentMessage
 from tests.support.feedserver import FeedServer

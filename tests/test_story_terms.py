@@ -13,9 +13,9 @@ from bot import defaults, domain
 from bot.dedup import stories, terms
 from bot.dedup.stories import FoldKind, Report, StoryState, decide, report_of, start_centroid
 from bot.match import load_aliases
+from bot.render.format import visible_length
 from bot.render.story import timeline_text
 from bot.storage.stories import Timeline, TimelineEntry
-from bot.telegram.format import visible_length
 
 ALIASES = terms.TermAliases.from_aliases(load_aliases(defaults.ALIASES))
 NOW = datetime(2022, 8, 31, 12, tzinfo=UTC)

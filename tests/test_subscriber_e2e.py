@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from bot import defaults
+from bot.render import i18n, texts
 from bot.storage.models import Chat
-from bot.telegram import i18n, texts
 from bot.telegram.manage import FLOOD_GUARD, FloodGuard
 from tests.support.fake_telegram import FakeTelegram, SentMessage
 from tests.support.feedserver import FeedServer

@@ -15,7 +15,7 @@ from bot.delivery.timing import (
     parse_timezone,
     quiet_ends,
 )
-from bot.telegram.format import MAX_MESSAGE, visible_length
+from bot.render.format import MAX_MESSAGE, visible_length
 
 NOON_UTC = datetime(2025, 12, 5, 12, 0, tzinfo=UTC)
 

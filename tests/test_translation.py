@@ -13,12 +13,12 @@ from bot.delivery.render import render_alert
 from bot.delivery.translate import AlertTranslation, AlertTranslator
 from bot.language.clean import clean_translation
 from bot.language.service import LibreTranslate
+from bot.render.format import AlertView
 from bot.storage.db import make_engine
 from bot.storage.migrate import upgrade_database
 from bot.storage.models import Delivery
 from bot.storage.store import Store
 from bot.storage.translations import TranslationStore
-from bot.telegram.format import AlertView
 from tests.support.fake_translate import FakeTranslate
 
 TITLE = "Путин и Моди провели саммит в Нью-Дели"

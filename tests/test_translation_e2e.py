@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.telegram import i18n
+from bot.render import i18n
 from tests.support.fake_telegram import FakeTelegram, SentMessage
 from tests.support.fake_translate import FakeTranslate
 from tests.support.feedserver import FeedServer

@@ -15,10 +15,10 @@ from bot.delivery.digest import DigestEntry, compose_digest
 from bot.delivery.render import story_outlets
 from bot.delivery.sender import Sender, retry_after_seconds
 from bot.delivery.timing import digest_due, in_quiet
+from bot.render.format import AlertView
+from bot.render.i18n import tn
 from bot.storage.models import Chat, Delivery, Story, utcnow
 from bot.storage.store import Store
-from bot.telegram.format import AlertView
-from bot.telegram.i18n import tn
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.telegram.format import MAX_MESSAGE, escape, format_time, safe_link, shorten, visible_length
-from bot.telegram.i18n import t
+from bot.render.format import MAX_MESSAGE, escape, format_time, safe_link, shorten, visible_length
+from bot.render.i18n import t
 
 
 @dataclass(frozen=True, slots=True)

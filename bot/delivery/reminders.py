@@ -15,10 +15,10 @@ from telegram.error import Forbidden, RetryAfter, TelegramError
 from bot.delivery.sender import Sender, retry_after_seconds
 from bot.delivery.timing import in_quiet, zone
 from bot.events.lifecycle import has_ended
+from bot.render import event_texts
+from bot.render.i18n import t
 from bot.storage.events import EventStore
 from bot.storage.models import Chat, Topic, utcnow
-from bot.telegram import event_texts
-from bot.telegram.i18n import t
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from bot.storage.models import Delivery, Story
 
 if TYPE_CHECKING:
     from bot.delivery.translate import AlertTranslation
-from bot.telegram.format import AlertView, format_alert, safe_link
-from bot.telegram.i18n import t
+from bot.render.format import AlertView, format_alert, safe_link
+from bot.render.i18n import t
 
 
 def story_outlets(story: Story | None) -> list[str]:

@@ -21,10 +21,10 @@ from bot.config import Settings
 from bot.language.clean import clean_translation
 from bot.language.detect import normalize_code
 from bot.language.service import LibreTranslate, TranslateError, Unsupported
+from bot.render.format import AlertView
 from bot.storage.models import Chat, Delivery, Translation, utcnow
 from bot.storage.store import Store
 from bot.storage.translations import Key, TranslationStore
-from bot.telegram.format import AlertView
 
 log = logging.getLogger(__name__)
 

@@ -6,9 +6,9 @@ import re
 
 from bot.domain import UserError
 from bot.match import Wording
+from bot.render.format import escape, shorten
+from bot.render.i18n import t
 from bot.sources.fetch import FetchError
-from bot.telegram.format import escape, shorten
-from bot.telegram.i18n import t
 
 MAX_VALUE = 200
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from bot.render import i18n
+from bot.render.format import escape
+from bot.render.i18n import t, tn
 from bot.storage.models import Chat
-from bot.telegram import i18n
-from bot.telegram.format import escape
-from bot.telegram.i18n import t, tn
 
 ZONES = (
     "UTC",

@@ -6,11 +6,11 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from bot.render.format import escape, shorten
+from bot.render.i18n import t, tn
 from bot.render.problems import problem, stored_problem
+from bot.render.texts import ago, until
 from bot.storage.models import Source
-from bot.telegram.format import escape, shorten
-from bot.telegram.i18n import t, tn
-from bot.telegram.texts import ago, until
 
 SOURCES_PER_PAGE = 20
 STATUS_PER_PAGE = 8

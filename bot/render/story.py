@@ -3,9 +3,9 @@ first, one page at a time. Everything from feeds is escaped here."""
 
 from __future__ import annotations
 
+from bot.render.format import MAX_MESSAGE, escape, format_time, safe_link, shorten, visible_length
+from bot.render.i18n import t, tn
 from bot.storage.stories import Timeline
-from bot.telegram.format import MAX_MESSAGE, escape, format_time, safe_link, shorten, visible_length
-from bot.telegram.i18n import t, tn
 
 PAGE = 10  # reports per page
 MAX_REPORT_TITLE = 160

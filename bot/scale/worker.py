@@ -36,6 +36,7 @@ from bot.observability import HealthServer, Metrics
 from bot.pipeline import Poller, PollOutcome
 from bot.push.hints import ScheduleHints
 from bot.push.subscriber import HubDiscovery
+from bot.render import texts
 from bot.scale.hosts import HostSlots, PoliteFetcher
 from bot.scale.notify import OutboxNotifier
 from bot.scale.pg import conninfo
@@ -56,7 +57,6 @@ from bot.storage.migrate import upgrade_database
 from bot.storage.models import Source, utcnow
 from bot.storage.push import PushStore
 from bot.storage.store import Store
-from bot.telegram import texts
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,10 @@ from telegram.constants import ParseMode
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
 from bot.events.ics import build_calendar
+from bot.render import event_texts, texts
+from bot.render.i18n import t
 from bot.storage.events import EventStore, to_record
 from bot.storage.models import utcnow
-from bot.telegram import event_texts, texts
 from bot.telegram.handlers import (
     change_request,
     command_argument,
@@ -24,7 +25,6 @@ from bot.telegram.handlers import (
     reply,
     services_of,
 )
-from bot.telegram.i18n import t
 
 log = logging.getLogger(__name__)
 

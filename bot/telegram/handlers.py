@@ -29,6 +29,8 @@ from bot.delivery.translate import AlertTranslator
 from bot.domain import UserError
 from bot.events.lifecycle import UntilError, split_until
 from bot.match import Aliases, MatchDoc, QueryError, match, parse_query
+from bot.render import i18n, texts
+from bot.render.event_texts import until_note
 from bot.render.problems import problem, wording
 from bot.sources.articles import ArticleFetcher
 from bot.sources.fetch import Fetcher
@@ -38,8 +40,6 @@ from bot.storage.models import Chat, Topic, utcnow
 from bot.storage.store import QuotaExceeded, Store
 from bot.subscribers.sources import check_source
 from bot.subscribers.topics import refuse_duplicate
-from bot.telegram import i18n, texts
-from bot.telegram.event_texts import until_note
 
 log = logging.getLogger(__name__)
 

@@ -54,12 +54,13 @@ from bot.config import Settings, starter_topics_path
 from bot.delivery.flood import BACKGROUND, send_priority
 from bot.domain import UserError
 from bot.match import Aliases, QueryError, parse_query
+from bot.render import i18n, texts
+from bot.render.format import escape, shorten
+from bot.render.i18n import t
 from bot.render.problems import problem, wording
 from bot.storage.models import Chat, Topic, utcnow
 from bot.storage.store import QuotaExceeded
 from bot.subscribers.topics import same_topic
-from bot.telegram import i18n, texts
-from bot.telegram.format import escape, shorten
 from bot.telegram.handlers import (
     MAX_QUERY_LENGTH,
     Handler,
@@ -74,7 +75,6 @@ from bot.telegram.handlers import (
     services_of,
     translated,
 )
-from bot.telegram.i18n import t
 
 log = logging.getLogger(__name__)
 

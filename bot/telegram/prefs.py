@@ -8,10 +8,11 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.delivery.timing import TimingError, parse_clock, parse_quiet, parse_timezone
+from bot.render import texts
+from bot.render.format import escape
+from bot.render.i18n import t
 from bot.render.problems import problem
 from bot.storage.models import Topic
-from bot.telegram import texts
-from bot.telegram.format import escape
 from bot.telegram.handlers import (
     Services,
     command_argument,
@@ -22,7 +23,6 @@ from bot.telegram.handlers import (
     services_of,
     sync_search_sources,
 )
-from bot.telegram.i18n import t
 
 MODES = ("instant", "hourly", "daily")
 

@@ -15,9 +15,10 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
+from bot.render import i18n
+from bot.render.i18n import t
 from bot.render.settings import DIGEST_TIMES, QUIET, ZONES, quiet_label, settings_text
 from bot.storage.models import Chat
-from bot.telegram import i18n
 from bot.telegram.handlers import (
     Services,
     ensure_chat,
@@ -26,7 +27,6 @@ from bot.telegram.handlers import (
     services_of,
     translated,
 )
-from bot.telegram.i18n import t
 
 _DATA = re.compile(r"set:([mzqdl])(?::(\w{1,8}))?")
 Keyboard = list[list[InlineKeyboardButton]]

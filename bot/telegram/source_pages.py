@@ -13,11 +13,11 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
 from bot.push.status import speed_report
+from bot.render import push_texts
+from bot.render.i18n import t
 from bot.render.sources import Page, sources_page, status_page
 from bot.storage.push import PushStore
-from bot.telegram import push_texts
 from bot.telegram.handlers import command_argument, language_of, services_of, translated
-from bot.telegram.i18n import t
 from bot.telegram.translate import translation_status
 
 VIEWS = {"s": sources_page, "t": status_page}

@@ -11,10 +11,10 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
+from bot.render.i18n import t
 from bot.render.story import PAGE, pages, timeline_text
 from bot.storage.stories import Timeline
 from bot.telegram.handlers import command_argument, language_of, reply, services_of
-from bot.telegram.i18n import t
 
 MAX_ID_DIGITS = 18
 

@@ -25,13 +25,14 @@ from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandl
 
 from bot.domain import UserError
 from bot.match import Aliases, QueryError, parse_query
+from bot.render import i18n, texts
+from bot.render.format import escape, shorten
+from bot.render.i18n import t, tn
 from bot.render.problems import problem
 from bot.sources.netguard import BlockedAddress, validate_url, with_scheme
 from bot.storage.models import Chat, Source, Topic, utcnow
 from bot.storage.store import QuotaExceeded
 from bot.subscribers.sources import check_sources
-from bot.telegram import i18n, texts
-from bot.telegram.format import escape, shorten
 from bot.telegram.handlers import (
     MAX_QUERY_LENGTH,
     MAX_URL_LENGTH,
@@ -43,7 +44,6 @@ from bot.telegram.handlers import (
     services_of,
     translated,
 )
-from bot.telegram.i18n import t, tn
 from bot.telegram.manage import MODES, thread_of
 
 log = logging.getLogger(__name__)

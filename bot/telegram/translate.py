@@ -15,9 +15,9 @@ from bot.delivery.render import render_alert
 from bot.delivery.translate import AlertTranslator, wanted_target
 from bot.language.clean import cut
 from bot.language.detect import normalize_code
+from bot.render import i18n, texts
+from bot.render.format import AlertView, escape
 from bot.storage.translations import TranslationStore
-from bot.telegram import i18n, texts
-from bot.telegram.format import AlertView, escape
 from bot.telegram.handlers import (
     change_request,
     command_argument,

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from bot import domain
 from bot.config import SourceSpec
 from bot.delivery.sender import Sender
+from bot.render.format import AlertView, format_alert
 from bot.storage.models import utcnow
 from bot.storage.store import OutboxRow, Store
-from bot.telegram.format import AlertView, format_alert
 
 
 class Outbox:

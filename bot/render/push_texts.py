@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from bot.push.status import SpeedReport
-from bot.telegram.format import escape, shorten
-from bot.telegram.i18n import t
-from bot.telegram.texts import duration
+from bot.render.format import escape, shorten
+from bot.render.i18n import t
+from bot.render.texts import duration
 
 
 def burst_header(report: SpeedReport, interval: float, lang: str = "en") -> str:

@@ -1,6 +1,6 @@
 """Reply texts (Telegram HTML). Anything that came from a user or a feed goes through escape().
 
-The wording lives in the catalogs of `bot.telegram.i18n` (locales/en.toml, locales/ru.toml);
+The wording lives in the catalogs of `bot.render.i18n` (locales/en.toml, locales/ru.toml);
 every function takes the reply language as `lang` (English when omitted).
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from bot.render.format import escape, safe_link, shorten
+from bot.render.i18n import has, t, tn
 from bot.storage.models import Item, Source, Story, Topic, utcnow
-from bot.telegram.format import escape, safe_link, shorten
-from bot.telegram.i18n import has, t, tn
 
 EXAMPLE_QUERY = "Putin Modi (summit OR visit) -cricket"
 LIST_BUDGET = 3500

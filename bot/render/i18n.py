@@ -1,4 +1,4 @@
-"""Reply texts by language: TOML catalogs in bot/telegram/locales, one per language.
+"""Reply texts by language: TOML catalogs in bot/render/locales, one per language.
 
 `t(lang, "list.title")` looks a key up in the language's catalog (English when the language
 or the key is missing) and fills `{placeholders}` from keyword arguments. Callers escape

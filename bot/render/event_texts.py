@@ -8,8 +8,8 @@ from datetime import date
 from html import escape
 
 from bot.events.lifecycle import Until
+from bot.render.i18n import t, tn
 from bot.storage.models import Event
-from bot.telegram.i18n import t, tn
 
 MAX_FIELD = 120  # characters of a place, a name list or a title shown
 

@@ -10,8 +10,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from bot.telegram import i18n
-from bot.telegram.i18n import t, tn
+from bot.render import i18n
+from bot.render.i18n import t, tn
 
 MAX_MESSAGE = 4096
 MAX_TITLE = 300

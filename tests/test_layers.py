@@ -1,0 +1,47 @@
+"""The core never reaches into the chat interface: what a poll does can be read, tested and run
+without Telegram. Checked on the source, so a new import that breaks the rule fails here."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import bot
+
+ROOT = Path(bot.__file__).resolve().parent
+CORE = ["sources", "dedup", "match", "summarize", "storage", "render", "events", "language"]
+CORE_FILES = ["ingest.py", "pipeline.py", "domain.py"]
+UI = ("telegram", "bot.telegram", "bot.delivery", "apscheduler")
+
+
+def imports_of(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def core_files() -> list[Path]:
+    files = [path for name in CORE for path in (ROOT / name).rglob("*.py")]
+    return files + [ROOT / name for name in CORE_FILES if (ROOT / name).exists()]
+
+
+def test_the_core_imports_no_telegram_and_no_delivery() -> None:
+    files = core_files()
+    assert len(files) > 40  # the walk found the packages
+    offending = {
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in files
+        for name in imports_of(path)
+        if any(name == ui or name.startswith(ui + ".") for ui in UI)
+    }
+    assert offending == set()
+
+
+def test_the_check_finds_a_telegram_import(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text("from bot.telegram import handlers\nimport telegram.ext\n", encoding="utf-8")
+    assert imports_of(module) == {"bot.telegram", "telegram.ext"}
