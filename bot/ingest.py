@@ -213,7 +213,7 @@ class FeedWork:
         if not source.initialized:
             reports = [report_of(item, aliases, only_keys=True) for item in items]
             first = self.store.claim_new_items(
-                source.id, self.candidates(items, reports), window=self.story_window
+                source.id, self.candidates(items, reports), record_only=True
             )
             return Claimed(len(first.claimed))
         reports = [report_of(item, aliases, subject=self.subject(item)) for item in items]

@@ -239,3 +239,35 @@ def test_a_copy_folded_in_while_the_send_is_recorded_keeps_its_edit(store: Store
     [sent] = store.deliveries_for_chat(1)
     assert sent.status == "sent" and sent.message_id == 42
     assert sent.edit_due
+
+
+def test_a_first_poll_records_its_items_so_that_none_alerts_later(store: Store) -> None:
+    store.sync_global_sources(
+        [SourceSpec("https://feed.test/rss", "Feed"), SourceSpec("https://other.test/rss", "B")]
+    )
+    first_source, other = (s.id for s in store.due_sources(utcnow()))
+    assert first_source is not None and other is not None
+    store.ensure_chat(1)
+
+    def route(new):  # type: ignore[no-untyped-def]
+        return [OutboxRow(1, new.id, None, None, "<b>alert</b>", new.item.url)]
+
+    listed = [
+        (item("Putin and Modi meet", "https://a.test/1"), ["u:1", "t:meet"]),
+        (item("Summit dates set", "https://a.test/2"), ["u:2", "t:dates"]),
+        (item("Summit dates set", "https://a.test/2?utm=x"), ["u:2b", "t:dates"]),  # a repeat
+        (item("untitled", ""), []),  # nothing to know it by
+    ]
+    recorded = store.claim_new_items(first_source, listed, record_only=True)
+    assert [new.item.url for new in recorded.claimed] == ["https://a.test/1", "https://a.test/2"]
+    assert recorded.alerts == 0
+    # Another source's first poll: a copy by title is known, its own URL remembered with it.
+    copy = (item("Putin and Modi meet", "https://b.test/9"), ["u:9", "t:meet"])
+    assert store.claim_new_items(other, [copy], record_only=True).claimed == []
+
+    # Later polls list them again: nothing alerts, whichever key they come by.
+    again = [*listed[:3], (item("x", "https://b.test/9"), ["u:9"])]
+    later = store.claim_new_items(first_source, again, route)
+    assert later.claimed == [] and later.alerts == 0
+    news = store.claim_new_items(first_source, [(item("New", "https://a.test/3"), ["u:3"])], route)
+    assert len(news.claimed) == 1 and news.alerts == 1

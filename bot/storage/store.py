@@ -30,7 +30,7 @@ from bot.dedup.stories import (
 from bot.storage import numbers
 from bot.storage import stories as story_rows
 from bot.storage.db import READ_ONLY
-from bot.storage.known import record_unseen
+from bot.storage.known import record_known
 from bot.storage.models import (
     Chat,
     ChatSource,
@@ -684,6 +684,7 @@ class Store:
         *,
         window: timedelta = STORY_WINDOW,
         decide: FoldRule = decide,
+        record_only: bool = False,
     ) -> Ingested:
         """Fold each item into its story and queue alerts for new stories, in one transaction,
         so a crash can neither lose nor repeat them.
@@ -694,6 +695,9 @@ class Store:
         carries the decision out. Reports from other outlets and follow-ups mark the story's
         sent alerts for an edit. Keys are unique in the database, so two pollers racing on
         copies cannot both claim a story.
+
+        With `record_only` (a source's first poll, which alerts nobody) the items are only
+        recorded as known, in a few statements: see `bot.storage.known`.
         """
         claimed: list[NewItem] = []
         alerts = updates = 0
@@ -709,9 +713,8 @@ class Store:
                 # cannot both miss each other's story and alert twice. A first poll alerts
                 # nobody and needs no turn.
                 session.exec(select(func.pg_advisory_xact_lock(STORY_FOLD_LOCK)))
-            if route is None:
-                # Recorded only to be known: the new ones in a few statements.
-                claimed, wanted = record_unseen(session, source_id, wanted)
+            if record_only:
+                claimed, wanted = record_known(session, source_id, wanted), []
             for candidate in wanted:
                 item = candidate.item
                 keys = list(dict.fromkeys(k for k in candidate.keys if k))
