@@ -84,6 +84,11 @@ _LEMMA_LANGUAGES = TERM_LANGUAGES & frozenset(
     simplemma.strategies.dictionaries.dictionary_factory.SUPPORTED_LANGUAGES
 )
 _FREQ_LANGUAGES = TERM_LANGUAGES & frozenset(wordfreq.available_languages())
+# The same lemmas from the packed dictionaries, read where they lie: Russian takes 20 MB of
+# memory instead of 140 MB, and lookups are cached.
+_LEMMATIZER = simplemma.Lemmatizer(
+    lemmatization_strategy=simplemma.strategies.DefaultStrategy(low_memory=True)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +137,7 @@ def _lemma(word: str, language: str | None) -> str:
     if language not in _LEMMA_LANGUAGES:
         return word
     try:
-        return simplemma.lemmatize(word, lang=language).lower()
+        return _LEMMATIZER.lemmatize(word, lang=language).lower()
     except (ValueError, KeyError):
         return word
 
