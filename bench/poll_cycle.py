@@ -172,9 +172,10 @@ async def _run_ours(args: argparse.Namespace, tmp: Path) -> Figures:
 
     from bot import defaults
     from bot.config import USER_AGENT, SourceSpec
-    from bot.ingest import ProcessLane, TopicCache
     from bot.match import load_aliases
-    from bot.pipeline import Poller
+    from bot.pipeline.lanes import ProcessLane
+    from bot.pipeline.poller import Poller
+    from bot.pipeline.work import TopicCache
     from bot.sources.fetch import Fetcher
     from bot.sources.schedule import Clamp
     from bot.storage.db import make_engine

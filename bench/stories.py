@@ -46,8 +46,8 @@ from sqlalchemy import text
 from bot import defaults, domain
 from bot.dedup import near, stories, terms
 from bot.dedup.fingerprint import url_key
-from bot.ingest import item_keys
 from bot.match import load_aliases
+from bot.pipeline.keys import item_keys
 from bot.sources.normalize import normalize_entry
 from bot.storage.db import make_engine
 from bot.storage.migrate import upgrade_database

@@ -24,9 +24,10 @@ from bot.delivery.reminders import EventNotifier
 from bot.delivery.sender import Sender
 from bot.delivery.translate import build_translator
 from bot.domain import FetchResult
-from bot.ingest import ProcessLane, TopicCache
 from bot.observability import HealthServer, Metrics
-from bot.pipeline import Poller, PollOutcome
+from bot.pipeline.lanes import ProcessLane
+from bot.pipeline.poller import Poller, PollOutcome
+from bot.pipeline.work import TopicCache
 from bot.poll_health import PollHealth
 from bot.push.hints import ScheduleHints
 from bot.push.latency import DelayObserver

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.ingest import TopicCache
-from bot.pipeline import Poller
+from bot.pipeline.poller import Poller
+from bot.pipeline.work import TopicCache
 from bot.push.burst import BurstRule
 from bot.push.hints import ScheduleHints
 from bot.push.status import speed_report

@@ -9,8 +9,18 @@ from pathlib import Path
 import bot
 
 ROOT = Path(bot.__file__).resolve().parent
-CORE = ["sources", "dedup", "match", "summarize", "storage", "render", "events", "language"]
-CORE_FILES = ["ingest.py", "pipeline.py", "domain.py"]
+CORE = [
+    "sources",
+    "dedup",
+    "match",
+    "summarize",
+    "storage",
+    "render",
+    "events",
+    "language",
+    "pipeline",
+]
+CORE_FILES = ["domain.py"]
 UI = ("telegram", "bot.telegram", "bot.delivery", "apscheduler")
 
 

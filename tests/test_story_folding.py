@@ -17,7 +17,7 @@ from sqlmodel import select
 from bench import stories as bench
 from bot import domain
 from bot.dedup.stories import StoryState, decide, report_of, start_centroid
-from bot.ingest import item_keys
+from bot.pipeline.keys import item_keys
 from bot.storage.db import make_engine
 from bot.storage.migrate import upgrade_database
 from bot.storage.models import Story

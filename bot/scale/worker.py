@@ -31,9 +31,9 @@ from telegram.error import TelegramError
 
 from bot.config import USER_AGENT, Settings, load_configured_aliases
 from bot.domain import FetchResult
-from bot.ingest import TopicCache
 from bot.observability import HealthServer, Metrics
-from bot.pipeline import Poller, PollOutcome
+from bot.pipeline.poller import Poller, PollOutcome
+from bot.pipeline.work import TopicCache
 from bot.push.hints import ScheduleHints
 from bot.push.subscriber import HubDiscovery
 from bot.render import texts

@@ -14,17 +14,9 @@ from typing import ParamSpec, TypeVar
 from bot import domain
 from bot.dedup.fingerprint import url_key
 from bot.domain import FetchResult
-from bot.ingest import (
-    THIN_TEXT,
-    Claimed,
-    FeedReading,
-    FeedWork,
-    IngestLane,
-    SourceRef,
-    ThreadLane,
-    TopicCache,
-)
 from bot.language.detect import item_language
+from bot.pipeline.lanes import IngestLane, ThreadLane
+from bot.pipeline.work import THIN_TEXT, Claimed, FeedReading, FeedWork, SourceRef, TopicCache
 from bot.push.hints import ScheduleHints
 from bot.sources.articles import MAX_TEXT as MAX_ARTICLE_TEXT
 from bot.sources.articles import ArticleFetcher
