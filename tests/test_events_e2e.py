@@ -3,6 +3,7 @@ topic watched `until event` that stops and sends one wrap-up. Real PTB, fake Bot
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 from collections.abc import AsyncIterator
@@ -76,6 +77,8 @@ async def announce(bot: BotUnderTest, feeds: FeedServer) -> None:
     feeds.set("/a.xml", rss([seed_item(1)], title="Outlet A"))
     feeds.set("/b.xml", rss([seed_item(2, "other.test")], title="Outlet B"))
     assert await wait_until(lambda: _outlets(bot) == 2)
+    # The alert goes out before any command, so that a reply is not taken for it.
+    assert await wait_until(lambda: any("🔎" in (m.text or "") for m in bot.fake.sent_to(ANN)))
 
 
 def _outlets(bot: BotUnderTest) -> int:
@@ -152,7 +155,12 @@ async def test_reminder_the_day_before_once_and_until_event_ends_with_one_wrapup
 
     assert await notices.send_due(datetime(2025, 12, 2, 9, tzinfo=UTC)) == 0  # two days before
     assert await notices.send_due(datetime(2025, 12, 3, 6, tzinfo=UTC)) == 0  # before 08:00
-    assert await notices.send_due(datetime(2025, 12, 3, 8, 5, tzinfo=UTC)) == 1
+    fake.fail_next(
+        ANN, kind="retry_after", methods=["sendMessage"]
+    )  # throttled once: the reminder is not lost
+    assert await notices.send_due(datetime(2025, 12, 3, 8, 5, tzinfo=UTC)) == 0
+    await asyncio.sleep(1.5)  # the retry_after of 1 s
+    assert await notices.send_due(datetime(2025, 12, 3, 8, 6, tzinfo=UTC)) == 1
     reminder = fake.sent_to(ANN)[-1].text or ""
     assert "starts tomorrow (2 outlets)" in reminder and "New Delhi" in reminder
     assert await notices.send_due(datetime(2025, 12, 3, 9, tzinfo=UTC)) == 0  # once, not per topic
@@ -197,7 +205,12 @@ async def test_reminder_the_day_before_once_and_until_event_ends_with_one_wrapup
     assert not ended.active and ended.ended_at is not None
     assert all(t.chat_id != ANN or t.id != ended.id for t in bot.store.active_topics())
 
-    assert await notices.send_due(datetime(2025, 12, 6, 8, 1, tzinfo=UTC)) == 1  # next morning
+    fake.fail_next(
+        ANN, kind="retry_after", methods=["sendMessage"]
+    )  # the wrap-up waits for the next pass, not lost
+    assert await notices.send_due(datetime(2025, 12, 6, 8, 1, tzinfo=UTC)) == 0
+    await asyncio.sleep(1.5)
+    assert await notices.send_due(datetime(2025, 12, 6, 8, 2, tzinfo=UTC)) == 1  # next morning
     wrapup = fake.sent_to(ANN)[-1]
     text = wrapup.text or ""
     assert "Wrap-up" in text

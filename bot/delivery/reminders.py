@@ -7,10 +7,11 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
+from enum import Enum
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
-from telegram.error import Forbidden, RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from bot.delivery.sender import Sender, retry_after_seconds
 from bot.delivery.timing import in_quiet, zone
@@ -34,6 +35,12 @@ def _morning(now: datetime, chat: Chat) -> bool:
     if local.time() < _clock(chat.digest_time or "08:00"):
         return False
     return not in_quiet(now, chat.timezone, chat.quiet_start, chat.quiet_end)
+
+
+class Outcome(Enum):
+    SENT = "sent"
+    RETRY = "retry"  # throttled or a network fault: the next pass tries again
+    DROPPED = "dropped"  # the chat is gone or Telegram refuses the message itself
 
 
 class EventNotifier:
@@ -69,7 +76,10 @@ class EventNotifier:
             if not await asyncio.to_thread(self.events.mark_reminded, event.id or 0):
                 continue
             text = event_texts.reminder(event, chat.language)
-            sent += await self._send(chat, text)
+            outcome = await self._send(chat, text)
+            if outcome is Outcome.RETRY:
+                await asyncio.to_thread(self.events.unmark_reminded, event.id or 0)
+            sent += outcome is Outcome.SENT
         return sent
 
     async def _lifecycle(self, now: datetime) -> int:
@@ -122,11 +132,20 @@ class EventNotifier:
         button = InlineKeyboardButton(
             t(chat.language, "events.keep_watching"), callback_data=f"ev:keep:{topic.id}"
         )
-        return await self._send(chat, text, InlineKeyboardMarkup([[button]]))
+        outcome = await self._send(chat, text, InlineKeyboardMarkup([[button]]))
+        if outcome is Outcome.RETRY:
+            await asyncio.to_thread(
+                self.events.store.update_topic, chat.id, topic.id, wrapup_sent=False
+            )
+        return int(outcome is Outcome.SENT)
 
-    async def _send(self, chat: Chat, text: str, markup: InlineKeyboardMarkup | None = None) -> int:
+    async def _send(
+        self, chat: Chat, text: str, markup: InlineKeyboardMarkup | None = None
+    ) -> Outcome:
+        """Marked before it is sent, so two passes cannot both send it; a send that may work
+        later is unmarked by the caller (RETRY)."""
         if not await self.sender.take_slot():
-            return 0
+            return Outcome.RETRY
         try:
             await self.bot.send_message(
                 chat.id,
@@ -137,11 +156,14 @@ class EventNotifier:
             )
         except RetryAfter as exc:
             self.sender.pause(retry_after_seconds(exc))
-            return 0
+            return Outcome.RETRY
         except Forbidden:
             await asyncio.to_thread(self.events.store.deactivate_chat, chat.id)
-            return 0
+            return Outcome.DROPPED
+        except BadRequest as exc:
+            log.info("event message for chat %s refused: %s", chat.id, exc)
+            return Outcome.DROPPED
         except TelegramError as exc:
-            log.info("event message for chat %s failed: %s", chat.id, exc)
-            return 0
-        return 1
+            log.info("event message for chat %s failed, tried again later: %s", chat.id, exc)
+            return Outcome.RETRY
+        return Outcome.SENT

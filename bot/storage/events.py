@@ -225,6 +225,24 @@ class EventStore:
             session.commit()
             return True
 
+    def unmark_reminded(self, event_id: int) -> None:
+        """A reminder that could not go out: the next pass tries it again."""
+        with self.store.session() as session:
+            event = session.get(Event, event_id)
+            if event is None:
+                return
+            for row in session.exec(
+                select(Event).where(
+                    Event.chat_id == event.chat_id,
+                    Event.start == event.start,
+                    Event.end == event.end,
+                )
+            ).all():
+                if same_meeting_key(row) == same_meeting_key(event):
+                    row.reminded = False
+                    session.add(row)
+            session.commit()
+
     def soonest_end(self, topic_id: int, today: date) -> date | None:
         with self.store.reading() as session:
             row = session.exec(
