@@ -17,6 +17,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 from bot.config import USER_AGENT, Settings, load_configured_aliases, load_sources
+from bot.core import make_fetcher
 from bot.delivery.batches import BatchSender
 from bot.delivery.editor import StoryEditor
 from bot.delivery.flood import FloodControl
@@ -34,7 +35,6 @@ from bot.push.latency import DelayObserver
 from bot.push.subscriber import CALLBACK_PREFIX, HubDiscovery, WebSubSubscriber
 from bot.render import texts
 from bot.sources.articles import ArticleFetcher
-from bot.sources.fetch import Fetcher
 from bot.sources.schedule import Clamp
 from bot.storage.db import is_shared, make_engine
 from bot.storage.events import EventStore
@@ -53,18 +53,6 @@ log = logging.getLogger(__name__)
 SHUTDOWN_GRACE = 8.0
 RETENTION_EVERY = 6 * 3600.0
 BATCH_EVERY = 20.0  # digests and held alerts are looked at this often
-
-
-def make_fetcher(settings: Settings) -> Fetcher:
-    """The one HTTP client for feeds and pages, with the deployment's caps and SSRF policy."""
-    return Fetcher(
-        user_agent=USER_AGENT,
-        allow_private=settings.allow_private_networks,
-        timeout=settings.fetch_timeout,
-        max_bytes=settings.fetch_max_bytes,
-        max_concurrency=settings.fetch_concurrency,
-        per_host=settings.fetch_per_host,
-    )
 
 
 def build_application(

@@ -11,8 +11,8 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
-from bot.app import make_fetcher
 from bot.config import ConfigError, Settings, load_configured_aliases
+from bot.core import make_fetcher
 from bot.domain import Item
 from bot.match import MatchDoc, Query, QueryError, match, parse_query
 from bot.sources.extract import extract_article

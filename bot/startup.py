@@ -15,7 +15,6 @@ from dotenv import dotenv_values
 from pydantic import ValidationError
 from pydantic_settings.exceptions import SettingsError
 from sqlalchemy.exc import SQLAlchemyError
-from telegram.error import InvalidToken, NetworkError, TimedOut
 
 from bot.config import ConfigError, Settings
 from bot.logs import mask_tokens
@@ -138,6 +137,8 @@ def explain(exc: BaseException, settings: Settings) -> str | None:
         return str(exc)
     if isinstance(exc, ConfigError):
         return f"{PREFIX}{exc}"
+    from telegram.error import InvalidToken, NetworkError, TimedOut  # the bot role only
+
     if isinstance(exc, InvalidToken):
         return f"{PREFIX}Telegram rejected TELEGRAM_BOT_TOKEN; check the token @BotFather gave you"
     if isinstance(exc, NetworkError | TimedOut):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from bot.app import make_fetcher
 from bot.config import Settings
+from bot.core import make_fetcher
 from bot.sources.fetch import FetchError
 from tests.support.feedserver import FeedServer, Response, redirect, trickle
 

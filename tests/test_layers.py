@@ -4,6 +4,8 @@ without Telegram. Checked on the source, so a new import that breaks the rule fa
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import bot
@@ -55,3 +57,12 @@ def test_the_check_finds_a_telegram_import(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
     module.write_text("from bot.telegram import handlers\nimport telegram.ext\n", encoding="utf-8")
     assert imports_of(module) == {"bot.telegram", "telegram.ext"}
+
+
+def test_the_command_line_checks_feeds_without_loading_the_bot() -> None:
+    code = (
+        "import sys, bot.cli;"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'telegram', 'apscheduler'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -29,7 +29,8 @@ from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
-from bot.config import USER_AGENT, Settings, load_configured_aliases
+from bot.config import Settings, load_configured_aliases
+from bot.core import fetcher_options
 from bot.domain import FetchResult
 from bot.observability import HealthServer, Metrics
 from bot.pipeline.poller import Poller, PollOutcome
@@ -76,15 +77,7 @@ class WorkerRuntime:
         self.store = Store(self.engine)
         _, aliases = load_configured_aliases(settings)
         self.slots = HostSlots(conninfo(settings.database_url), settings.fetch_per_host)
-        self.fetcher = PoliteFetcher(
-            slots=self.slots,
-            user_agent=USER_AGENT,
-            allow_private=settings.allow_private_networks,
-            timeout=settings.fetch_timeout,
-            max_bytes=settings.fetch_max_bytes,
-            max_concurrency=settings.fetch_concurrency,
-            per_host=settings.fetch_per_host,
-        )
+        self.fetcher = PoliteFetcher(slots=self.slots, **fetcher_options(settings))
         self.app = make_app(settings.database_url)
         self.notifier = OutboxNotifier(self._execute)
         self.topics = TopicCache(aliases)
