@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
@@ -10,10 +12,15 @@ from sqlmodel import Session
 
 from bot import domain
 from bot.dedup.near import StorySignature
-from bot.dedup.stories import Report
-from bot.storage.models import utcnow
-
-__all__ = ["Candidate", "NewItem", "insert_ignore", "utcnow"]
+from bot.dedup.stories import (
+    Fold,
+    Report,
+    StoryState,
+    query_terms,
+)
+from bot.storage.models import (
+    utcnow,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,3 +57,111 @@ def insert_ignore(session: Session, model: Any, rows: list[dict[str, Any]]) -> i
         chunk = rows[start : start + per_statement]
         inserted += len(session.connection().execute(statement, chunk).all())
     return inserted
+
+
+STORY_WINDOW = timedelta(days=7)
+WAITING = ("pending", "held", "digest")  # delivery states not yet sent
+STORY_FOLD_LOCK = 0x5357_5346  # PostgreSQL advisory lock key ("SWSF")
+
+
+class QuotaExceeded(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveTopic:
+    id: int
+    chat_id: int
+    query: str
+    thread_id: int | None
+    mode: str = "instant"
+    language: str = "en"
+
+
+FoldRule = Callable[[Report, Sequence[StoryState]], Fold | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Gauges:
+    outbox_backlog: int
+    poll_lag_seconds: float
+    not_modified_ratio: float
+
+
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    claimed: list[NewItem]
+    alerts: int
+    story_updates: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PollRecord:
+    """What one successful poll changes on its source."""
+
+    source_id: int
+    next_check_at: datetime
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: bool = False
+    new_url: str | None = None  # where a permanent redirect led
+    name: str | None = None  # taken only while the source has none
+    current_interval: float | None = None
+    kind: str | None = None
+    listing: bytes | None = None  # the entries read this time; None keeps the stored ones
+    at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    chat_id: int
+    item_id: int
+    topic_id: int | None
+    thread_id: int | None
+    text: str
+    link: str
+    view: str | None = None  # the alert's parts as JSON, to render it again when its story changes
+    status: str = "pending"  # or "digest": waits for the topic's next digest
+
+
+def may_fold(candidate: Candidate) -> bool:
+    """Whether the item could fold into a story by measure (not only by its keys)."""
+    if candidate.signature is not None and candidate.signature.bands:
+        return True
+    return candidate.report is not None and bool(query_terms(candidate.report))
+
+
+def insert_row(session: Session, row: Any) -> int:
+    """INSERT one new row without the unit of work (much cheaper per row); returns its id."""
+    table = type(row).__table__
+    values = row.model_dump(exclude={"id"})
+    return int(
+        session.connection().execute(table.insert().returning(table.c.id), values).scalar_one()
+    )
+
+
+def outbox_values(rows: Sequence[OutboxRow], story_id: int | None = None) -> list[dict[str, Any]]:
+    now = utcnow()
+    return [
+        {
+            "story_id": story_id,
+            "view": r.view,
+            "chat_id": r.chat_id,
+            "item_id": r.item_id,
+            "topic_id": r.topic_id,
+            "thread_id": r.thread_id,
+            "text": r.text,
+            "link": r.link,
+            "status": r.status,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for r in rows
+    ]
+
+
+def host_name(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return (urlsplit(url).hostname or url).removeprefix("www.")
