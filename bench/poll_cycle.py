@@ -175,7 +175,7 @@ async def _run_ours(args: argparse.Namespace, tmp: Path) -> Figures:
     from bot.match import load_aliases
     from bot.pipeline.lanes import ProcessLane
     from bot.pipeline.poller import Poller
-    from bot.pipeline.work import TopicCache
+    from bot.pipeline.topics import TopicCache
     from bot.sources.fetch import Fetcher
     from bot.sources.schedule import Clamp
     from bot.storage.db import make_engine

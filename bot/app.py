@@ -28,7 +28,7 @@ from bot.domain import FetchResult
 from bot.observability import HealthServer, Metrics
 from bot.pipeline.lanes import ProcessLane
 from bot.pipeline.poller import Poller, PollOutcome
-from bot.pipeline.work import TopicCache
+from bot.pipeline.topics import TopicCache
 from bot.poll_health import PollHealth
 from bot.push.hints import ScheduleHints
 from bot.push.latency import DelayObserver
@@ -43,9 +43,10 @@ from bot.storage.models import Source, utcnow
 from bot.storage.push import PushStore
 from bot.storage.store import Store
 from bot.telegram.events import calendar_route
-from bot.telegram.handlers import Services, register
+from bot.telegram.handlers import Services
 from bot.telegram.limiter import FloodLimiter
 from bot.telegram.manage import publish_commands
+from bot.telegram.routes import register
 from bot.telegram.updates import ChatOrderedUpdates
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.pipeline.poller import Poller
-from bot.pipeline.work import TopicCache
+from bot.pipeline.topics import TopicCache
 from bot.push.burst import BurstRule
 from bot.push.hints import ScheduleHints
 from bot.push.status import speed_report

@@ -16,7 +16,7 @@ from sqlmodel import select
 from bot.config import USER_AGENT, SourceSpec
 from bot.pipeline.lanes import ProcessLane, ThreadLane
 from bot.pipeline.poller import Poller
-from bot.pipeline.work import TopicCache
+from bot.pipeline.topics import TopicCache
 from bot.sources.fetch import Fetcher
 from bot.storage.db import is_shared, make_engine
 from bot.storage.migrate import upgrade_database

@@ -66,3 +66,60 @@ def test_the_command_line_checks_feeds_without_loading_the_bot() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def module_graph() -> dict[str, set[str]]:
+    """Each module of the bot and the bot modules it imports when it is loaded (imports inside
+    functions are left out: they run later)."""
+    modules = {
+        ".".join(path.relative_to(ROOT.parent).with_suffix("").parts).removesuffix(
+            ".__init__"
+        ): path
+        for path in ROOT.rglob("*.py")
+    }
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        found: set[str] = set()
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:
+            block = node.body + node.orelse if isinstance(node, ast.If) else [node]
+            for statement in block:
+                if (
+                    isinstance(statement, ast.ImportFrom)
+                    and statement.module
+                    and not statement.level
+                ):
+                    found.add(statement.module)
+                    found.update(f"{statement.module}.{alias.name}" for alias in statement.names)
+                elif isinstance(statement, ast.Import):
+                    found.update(alias.name for alias in statement.names)
+        graph[name] = {other for other in found if other in modules and other != name}
+    return graph
+
+
+def cycle_in(graph: dict[str, set[str]]) -> list[str]:
+    """One import cycle, as the modules along it, or [] when there is none."""
+    done: set[str] = set()
+
+    def walk(node: str, path: list[str]) -> list[str]:
+        if node in path:
+            return [*path[path.index(node) :], node]
+        if node in done:
+            return []
+        for other in sorted(graph[node]):
+            if found := walk(other, [*path, node]):
+                return found
+        done.add(node)
+        return []
+
+    for start in sorted(graph):
+        if found := walk(start, []):
+            return found
+    return []
+
+
+def test_no_import_cycle_among_the_bots_modules() -> None:
+    graph = module_graph()
+    assert graph.get("bot.pipeline.work")
+    assert cycle_in(graph) == []
+    assert cycle_in({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]

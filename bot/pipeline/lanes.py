@@ -29,7 +29,8 @@ from bot.domain import FetchResult
 from bot.match import (
     load_aliases,
 )
-from bot.pipeline.work import Claimed, FeedReading, FeedWork, SourceRef, TopicCache
+from bot.pipeline.topics import TopicCache
+from bot.pipeline.work import Claimed, FeedReading, FeedWork, SourceRef
 from bot.storage.db import make_engine
 from bot.storage.store import STORY_WINDOW, ActiveTopic, Store
 

@@ -16,7 +16,8 @@ from bot.dedup.fingerprint import url_key
 from bot.domain import FetchResult
 from bot.language.detect import item_language
 from bot.pipeline.lanes import IngestLane, ThreadLane
-from bot.pipeline.work import THIN_TEXT, Claimed, FeedReading, FeedWork, SourceRef, TopicCache
+from bot.pipeline.topics import TopicCache
+from bot.pipeline.work import THIN_TEXT, Claimed, FeedReading, FeedWork, SourceRef
 from bot.push.hints import ScheduleHints
 from bot.sources.articles import MAX_TEXT as MAX_ARTICLE_TEXT
 from bot.sources.articles import ArticleFetcher

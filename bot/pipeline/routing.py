@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from bot.match import MatchDoc
+from bot.pipeline.topics import TopicCache
 from bot.render.format import AlertView, format_alert
 from bot.storage.store import ActiveTopic, NewItem, OutboxRow
-
-if TYPE_CHECKING:
-    from bot.pipeline.work import TopicCache
 
 
 def route(topics: TopicCache, new: NewItem, audience: set[int] | None) -> list[OutboxRow]:

@@ -10,55 +10,25 @@ from datetime import datetime, timedelta
 
 from bot import domain
 from bot.dedup.stories import Report, report_of
-from bot.dedup.terms import TermAliases
 from bot.domain import FeedEntry, FetchResult
 from bot.events.extract import MAX_TEXT, extract_events, meeting_kind
 from bot.match import (
     NO_ALIASES,
-    Aliases,
     MatchDoc,
-    QueryError,
-    TopicIndex,
-    parse_query,
 )
 from bot.pipeline.keys import entry_keys, item_keys
 from bot.pipeline.routing import route
+from bot.pipeline.topics import TopicCache
 from bot.sources.normalize import normalize_entry
 from bot.sources.parse import parse_response
 from bot.sources.search import unwrap_search_link
 from bot.storage.events import EventStore
 from bot.storage.models import Source, utcnow
-from bot.storage.store import STORY_WINDOW, ActiveTopic, Candidate, NewItem, OutboxRow, Store
+from bot.storage.store import STORY_WINDOW, Candidate, NewItem, OutboxRow, Store
 
 log = logging.getLogger(__name__)
 
 THIN_TEXT = 200  # a title and a line: too little to match or summarize well
-
-
-class TopicCache:
-    """Compiled queries of every active topic, refreshed by difference from the database."""
-
-    def __init__(self, aliases: Aliases | None) -> None:
-        self.aliases = aliases
-        self.term_aliases = TermAliases.from_aliases(aliases)
-        self.index = TopicIndex()
-        self.topics: dict[int, ActiveTopic] = {}
-
-    def refresh(self, active: list[ActiveTopic]) -> None:
-        wanted = {topic.id: topic for topic in active}
-        for topic_id, topic in list(self.topics.items()):
-            if wanted.get(topic_id) != topic:
-                self.index.remove(topic_id)
-                del self.topics[topic_id]
-        for topic_id, topic in wanted.items():
-            if topic_id in self.topics:
-                continue
-            try:
-                self.index.add(topic_id, parse_query(topic.query, self.aliases))
-            except QueryError:
-                log.warning("stored topic %s no longer parses; skipped", topic_id)
-                continue
-            self.topics[topic_id] = topic
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,7 @@ from bot.core import fetcher_options
 from bot.domain import FetchResult
 from bot.observability import HealthServer, Metrics
 from bot.pipeline.poller import Poller, PollOutcome
-from bot.pipeline.work import TopicCache
+from bot.pipeline.topics import TopicCache
 from bot.push.hints import ScheduleHints
 from bot.push.subscriber import HubDiscovery
 from bot.render import texts

@@ -16,12 +16,7 @@ from telegram import ChatMember, Update, User
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import (
-    Application,
-    CallbackQueryHandler,
-    CommandHandler,
     ContextTypes,
-    MessageHandler,
-    filters,
 )
 
 from bot.config import Settings
@@ -500,28 +495,3 @@ COMMAND_HANDLERS: dict[str, Handler] = {
     "recent": recent,
     "preview": preview,
 }
-
-
-def register(application: Application[Any, Any, Any, Any, Any, Any], services: Services) -> None:
-    # These build on this module's helpers, so they are imported here.
-    from bot.telegram import events, manage, settings_view, source_pages, story, transfer, translate
-    from bot.telegram.prefs import PREF_COMMANDS
-
-    application.bot_data["services"] = services
-    for name, callback in {**COMMAND_HANDLERS, **PREF_COMMANDS}.items():
-        application.add_handler(CommandHandler(name, translated(callback)))
-    # /start, /help, /list, /lang, /channel, /export, /import, operators' commands, their
-    # buttons, the flood guard and membership changes; before the catch-alls below.
-    transfer.register(application)
-    manage.register(application)
-    source_pages.register(application)
-    settings_view.register(application)
-    events.register(application)
-    translate.register(application)
-    story.register(application)
-    application.add_handler(CallbackQueryHandler(button))
-    application.add_handler(MessageHandler(filters.COMMAND, unknown_command))
-    application.add_handler(
-        MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, plain_text)
-    )
-    application.add_error_handler(on_error)

@@ -922,7 +922,7 @@ COMMAND_HANDLERS: dict[str, Handler] = {
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Add this module's handlers; called by `handlers.register` before its catch-alls."""
+    """Add this module's handlers; called by `routes.register` before its catch-alls."""
     services = application.bot_data["services"]
     assert isinstance(services, Services)
     application.bot_data[FLOOD_GUARD] = FloodGuard()

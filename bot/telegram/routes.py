@@ -1,0 +1,40 @@
+"""Every handler the bot answers with, registered in one place, in the order PTB tries them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from bot.telegram import events, manage, settings_view, source_pages, story, transfer, translate
+from bot.telegram.handlers import (
+    COMMAND_HANDLERS,
+    Services,
+    button,
+    on_error,
+    plain_text,
+    translated,
+    unknown_command,
+)
+from bot.telegram.prefs import PREF_COMMANDS
+
+
+def register(application: Application[Any, Any, Any, Any, Any, Any], services: Services) -> None:
+    application.bot_data["services"] = services
+    for name, callback in {**COMMAND_HANDLERS, **PREF_COMMANDS}.items():
+        application.add_handler(CommandHandler(name, translated(callback)))
+    # /start, /help, /list, /lang, /channel, /export, /import, operators' commands, their
+    # buttons, the flood guard and membership changes; before the catch-alls below.
+    transfer.register(application)
+    manage.register(application)
+    source_pages.register(application)
+    settings_view.register(application)
+    events.register(application)
+    translate.register(application)
+    story.register(application)
+    application.add_handler(CallbackQueryHandler(button))
+    application.add_handler(MessageHandler(filters.COMMAND, unknown_command))
+    application.add_handler(
+        MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, plain_text)
+    )
+    application.add_error_handler(on_error)
