@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from bot.render import i18n
-from bot.telegram.manage import BUTTON_GUARD, FLOOD_GUARD
+from bot.telegram.common import BUTTON_GUARD, FLOOD_GUARD
 from tests.support.fake_telegram import FakeTelegram, SentMessage
 from tests.support.feedserver import FeedServer
 from tests.support.harness import BotUnderTest, Entry, make_settings, rss, wait_until, write_sources

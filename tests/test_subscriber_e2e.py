@@ -18,7 +18,8 @@ import pytest
 from bot import defaults
 from bot.render import i18n, texts
 from bot.storage.models import Chat
-from bot.telegram.manage import FLOOD_GUARD, FloodGuard
+from bot.telegram.common import FLOOD_GUARD
+from bot.telegram.guards import FloodGuard
 from tests.support.fake_telegram import FakeTelegram, SentMessage
 from tests.support.feedserver import FeedServer
 from tests.support.harness import BotUnderTest, Entry, make_settings, rss, wait_until, write_sources

@@ -33,6 +33,7 @@ from bot.sources.netguard import BlockedAddress, validate_url, with_scheme
 from bot.storage.models import Chat, Source, Topic, utcnow
 from bot.storage.store import QuotaExceeded
 from bot.subscribers.sources import check_sources
+from bot.telegram.common import MODES, thread_of
 from bot.telegram.handlers import (
     MAX_QUERY_LENGTH,
     MAX_URL_LENGTH,
@@ -44,7 +45,6 @@ from bot.telegram.handlers import (
     services_of,
     translated,
 )
-from bot.telegram.manage import MODES, thread_of
 
 log = logging.getLogger(__name__)
 
