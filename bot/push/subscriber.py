@@ -29,8 +29,8 @@ import httpx
 from bot.domain import FetchResult
 from bot.observability import HttpRequest, HttpResponse
 from bot.push import websub
-from bot.sources.fetch import GuardedBackend
 from bot.sources.netguard import BlockedAddress, is_public_address, validate_url
+from bot.sources.transport import GuardedBackend
 from bot.storage.models import Source, WebSubscription, utcnow
 from bot.storage.push import PushStore, aware
 

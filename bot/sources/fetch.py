@@ -9,31 +9,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import select
-import socket
 import ssl
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from types import TracebackType
-from typing import Any, Literal, Protocol
+from typing import Literal
 
 import brotli
-import httpcore
 import httpx
 
 from bot.domain import FetchResult
+from bot.sources.decode import BodyDecoder, TooLarge
 from bot.sources.netguard import (
     AddressPolicy,
     BlockedAddress,
-    check_addresses,
     is_public_address,
     resolve,
     validate_url,
 )
+from bot.sources.transport import KEEPALIVE_EXPIRY, GuardedBackend, LinearPool, Resolver
 
 FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, "
@@ -44,15 +42,10 @@ ACCEPT_ENCODING = "gzip, deflate, br"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 PERMANENT_REDIRECTS = frozenset({301, 308})
 MAX_RETRY_AFTER = 24 * 3600.0
-# Idle connections are closed soon: every request makes the pool check each of its connections,
-# so connections left over from a burst would tax the whole cycle, while a feed host polled
-# again minutes later gains nothing from them.
-KEEPALIVE_EXPIRY = 5.0
 
 FetchErrorKind = Literal[
     "blocked", "bad_url", "timeout", "connect", "too_large", "http", "redirects", "tls"
 ]
-Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 
 class FetchError(Exception):
@@ -96,252 +89,6 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
         when = when.replace(tzinfo=UTC)
     delta = (when - (now or datetime.now(UTC))).total_seconds()
     return max(0.0, min(delta, MAX_RETRY_AFTER))
-
-
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """Network backend that connects only to addresses `allowed` accepts.
-
-    `resolver` and `allowed` are plain attributes so tests and callers can swap them;
-    `allowed=None` switches the check off.
-    """
-
-    def __init__(self, *, allowed: AddressPolicy | None, resolver: Resolver = resolve) -> None:
-        self._inner = httpcore.AnyIOBackend()
-        self.allowed = allowed
-        self.resolver = resolver
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        try:
-            async with asyncio.timeout(timeout):
-                addresses = await self.resolver(host, port)
-        except TimeoutError as exc:
-            raise httpcore.ConnectTimeout(f"resolving {host} timed out") from exc
-        except OSError as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
-        if not addresses:
-            raise httpcore.ConnectError(f"{host} has no addresses")
-        if self.allowed is not None:
-            check_addresses(host, addresses, self.allowed)
-        last_error: Exception | None = None
-        for address in addresses:
-            try:
-                stream = await self._inner.connect_tcp(
-                    address,
-                    port,
-                    timeout=timeout,
-                    local_address=local_address,
-                    socket_options=socket_options,
-                )
-                return _PooledStream(stream, stream.get_extra_info("socket"))
-            except httpcore.ConnectError as exc:
-                last_error = exc
-        assert last_error is not None
-        raise last_error
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("unix sockets are not allowed")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-class _PooledStream(httpcore.AsyncNetworkStream):
-    """A connection's stream that answers the pool's "has the server hung up?" cheaply.
-
-    The pool asks it of every connection it holds, on every request; anyio's answer
-    builds a table of socket attributes (a getpeername call among them) each time.
-    """
-
-    def __init__(self, inner: httpcore.AsyncNetworkStream, sock: socket.socket | None) -> None:
-        self._inner = inner
-        self._sock = sock
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._inner.read(max_bytes, timeout)
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._inner.write(buffer, timeout)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        tls = await self._inner.start_tls(ssl_context, server_hostname, timeout)
-        return _PooledStream(tls, self._sock)
-
-    def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable":
-            # Readable while idle means the server closed it (or sent junk): not reusable.
-            fd = self._sock.fileno() if self._sock is not None else -1
-            if fd < 0:
-                return True
-            poller = select.poll()
-            poller.register(fd, select.POLLIN)
-            return bool(poller.poll(0))
-        return self._inner.get_extra_info(info)
-
-
-class LinearPool(httpcore.AsyncConnectionPool):
-    """httpcore's pool, with its bookkeeping made linear in the number of connections.
-
-    httpcore 1.0 re-counts every connection for each idle one, on every request and every
-    response close: with 50 mostly idle connections that is 2,500 state checks per call and
-    more CPU than the requests themselves (a warm poll cycle of 1,000 feeds made 2.3 million
-    `is_idle` calls). It also hands an idle connection to every request that arrives before
-    the first one has started on it, and all but one then go round again.
-
-    The rules are otherwise the same: drop closed connections, close expired ones and surplus
-    idle ones (only an idle connection can expire), then give each queued request an
-    available connection no other request is waiting to start on, a new one below the limit,
-    an available one that is promised (HTTP/2 takes many), or a new one in place of an idle one.
-    """
-
-    def _assign_requests_to_connections(self) -> list[httpcore.AsyncConnectionInterface]:
-        closing: list[httpcore.AsyncConnectionInterface] = []
-        idle = [connection.is_idle() for connection in self._connections]
-        surplus = sum(idle) - self._max_keepalive_connections
-        for connection, was_idle in zip(list(self._connections), idle, strict=True):
-            if connection.is_closed():
-                self._connections.remove(connection)
-                surplus -= was_idle
-            elif was_idle and (connection.has_expired() or surplus > 0):
-                self._connections.remove(connection)
-                closing.append(connection)
-                surplus -= 1
-
-        promised = {id(r.connection) for r in self._requests if r.connection is not None}
-        for pool_request in [r for r in self._requests if r.is_queued()]:
-            origin = pool_request.request.url.origin
-            available = [
-                connection
-                for connection in self._connections
-                if connection.can_handle_request(origin) and connection.is_available()
-            ]
-            chosen = next((c for c in available if id(c) not in promised), None)
-            if chosen is None and len(self._connections) < self._max_connections:
-                chosen = self.create_connection(origin)
-                self._connections.append(chosen)
-            elif chosen is None and available:
-                chosen = available[0]
-            elif chosen is None:
-                spare = next((c for c in self._connections if c.is_idle()), None)
-                if spare is None:
-                    continue
-                self._connections.remove(spare)
-                closing.append(spare)
-                chosen = self.create_connection(origin)
-                self._connections.append(chosen)
-            pool_request.assign_to_connection(chosen)
-            promised.add(id(chosen))
-        return closing
-
-
-class _TooLarge(Exception):
-    pass
-
-
-class _Layer(Protocol):
-    def decode(self, data: bytes, limit: int) -> bytes: ...
-    def flush(self) -> bytes: ...
-
-
-class _ZlibLayer:
-    """gzip / deflate, never producing much more than `limit` bytes per call."""
-
-    def __init__(self, wbits: int, *, raw_fallback: bool = False) -> None:
-        self._obj = zlib.decompressobj(wbits)
-        self._raw_fallback = raw_fallback
-        self._started = False
-
-    def decode(self, data: bytes, limit: int) -> bytes:
-        if self._raw_fallback and not self._started and data:
-            self._started = True
-            probe = self._obj.copy()
-            try:
-                probe.decompress(data[:2])
-            except zlib.error:
-                # "deflate" without the zlib header, as some servers send it.
-                self._obj = zlib.decompressobj(-zlib.MAX_WBITS)
-        out = bytearray()
-        while True:
-            out += self._obj.decompress(data, limit + 1 - len(out))
-            data = self._obj.unconsumed_tail
-            if len(out) > limit or not data:
-                return bytes(out)
-
-    def flush(self) -> bytes:
-        return self._obj.flush()
-
-
-class _BrotliLayer:
-    def __init__(self) -> None:
-        self._obj = brotli.Decompressor()
-
-    def decode(self, data: bytes, limit: int) -> bytes:
-        out = bytearray(self._obj.process(data, output_buffer_limit=limit + 1))
-        while len(out) <= limit and not self._obj.can_accept_more_data():
-            more = self._obj.process(b"", output_buffer_limit=limit + 1 - len(out))
-            if not more:
-                break
-            out += more
-        return bytes(out)
-
-    def flush(self) -> bytes:
-        return b""
-
-
-class _BodyDecoder:
-    """Undoes Content-Encoding with a bound on every step.
-
-    httpx's own decoders inflate each network chunk in one call, so 64 KB of brotli
-    or stacked gzip can become gigabytes before any size check runs.
-    """
-
-    def __init__(self, content_encoding: str) -> None:
-        names = [n.strip().lower() for n in content_encoding.split(",") if n.strip()]
-        self._layers: list[_Layer] = []
-        for name in reversed(names):
-            if name in ("gzip", "x-gzip"):
-                self._layers.append(_ZlibLayer(zlib.MAX_WBITS | 16))
-            elif name == "deflate":
-                self._layers.append(_ZlibLayer(zlib.MAX_WBITS, raw_fallback=True))
-            elif name == "br":
-                self._layers.append(_BrotliLayer())
-            # Anything else (identity, or nonsense) passes through, as browsers do.
-
-    def feed(self, data: bytes, limit: int) -> bytes:
-        for layer in self._layers:
-            data = layer.decode(data, limit)
-            if len(data) > limit:
-                raise _TooLarge
-        if len(data) > limit:
-            raise _TooLarge
-        return data
-
-    def finish(self, limit: int) -> bytes:
-        data = b""
-        for layer in self._layers:
-            data = (layer.decode(data, limit) if data else b"") + layer.flush()
-            if len(data) > limit:
-                raise _TooLarge
-        return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -620,13 +367,13 @@ class Fetcher:
         declared = response.headers.get("content-length", "").strip()
         if declared.isdigit() and int(declared) > limit:
             raise too_large
-        decoder = _BodyDecoder(response.headers.get("content-encoding", ""))
+        decoder = BodyDecoder(response.headers.get("content-encoding", ""))
         body = bytearray()
         try:
             async for raw in response.aiter_raw():
                 body += decoder.feed(raw, limit - len(body))
             body += decoder.finish(limit - len(body))
-        except _TooLarge:
+        except TooLarge:
             raise too_large from None
         except (zlib.error, brotli.error) as exc:
             raise FetchError(
