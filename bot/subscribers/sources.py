@@ -15,10 +15,9 @@ from bot.domain import UserError
 from bot.render.problems import fetch_problem
 from bot.sources.articles import ArticleFetcher
 from bot.sources.fetch import Fetcher, FetchError
-from bot.sources.netguard import validate_url, with_scheme
+from bot.sources.netguard import MAX_URL_LENGTH, validate_url, with_scheme
 from bot.sources.probe import SourceProbe, probe_source
 
-MAX_URL_LENGTH = 2048
 MAX_CHECKS = 50  # sources one import may check
 CHECKS_AT_ONCE = 4
 CHECK_DEADLINE = 60.0  # seconds for all of one import's checks

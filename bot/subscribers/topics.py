@@ -8,6 +8,9 @@ from bot.domain import UserError
 from bot.match import Aliases, Query, QueryError, parse_query
 from bot.storage.models import Topic
 
+MAX_QUERY_LENGTH = 300  # characters of a topic's query
+MODES = ("instant", "hourly", "daily")  # how a topic's alerts arrive
+
 
 def understood_as(query: str, aliases: Aliases | None) -> str:
     """A query's meaning with spelling, case, accents and spacing folded away."""

@@ -26,10 +26,9 @@ from bot.render.i18n import t
 from bot.render.problems import problem, wording
 from bot.storage.models import Chat
 from bot.storage.store import QuotaExceeded
-from bot.subscribers.topics import same_topic
+from bot.subscribers.topics import MAX_QUERY_LENGTH, same_topic
 from bot.telegram.common import CHANNEL_REF, is_channel_admin, is_private, send
 from bot.telegram.handlers import (
-    MAX_QUERY_LENGTH,
     Services,
     command_argument,
     create_topic,

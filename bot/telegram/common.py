@@ -19,11 +19,7 @@ log = logging.getLogger(__name__)
 MAX_STARTERS = 8
 MAX_STARTER_TITLE = 48
 PAGE_SIZE = 8  # topics per /list page: 3 buttons each stays far below Telegram's limits
-MODES = ("instant", "hourly", "daily")
 NEXT_MODE = {"instant": "daily", "daily": "hourly", "hourly": "instant"}
-IMPORT_MAX_BYTES = 256 * 1024
-EXPORT_FORMAT = "summit-watch-export"
-EXPORT_VERSION = 1
 FLOOD_LIMIT = 20  # commands per chat ...
 FLOOD_WINDOW = 60.0  # ... per this many seconds
 BUTTON_FLOOD_LIMIT = 60  # button presses per chat in the same window: tapping is quicker
@@ -41,10 +37,6 @@ MODE_LETTER = {"instant": "i", "hourly": "h", "daily": "d"}
 LETTER_MODE = {letter: mode for mode, letter in MODE_LETTER.items()}
 START_DATA = re.compile(r"start:(\d{1,2}):([0-9a-f]{8})")
 CHANNEL_REF = re.compile(r"@[A-Za-z][A-Za-z0-9_]{3,31}|-100\d{1,13}")
-_IMPORT_CAPTION = re.compile(r"^/import(?:@(\w+))?(?:\s|$)")
-_CLOCK = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
-_OFFSET = re.compile(r"[+-](0\d|1[0-4]):[0-5]\d")
-_ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+){0,2}")
 
 
 # -- small helpers -------------------------------------------------------------------------

@@ -29,17 +29,15 @@ from bot.render.event_texts import until_note
 from bot.render.problems import problem, wording
 from bot.sources.articles import ArticleFetcher
 from bot.sources.fetch import Fetcher
-from bot.sources.netguard import with_scheme
+from bot.sources.netguard import MAX_URL_LENGTH, with_scheme
 from bot.sources.search import search_feeds
 from bot.storage.models import Chat, Topic, utcnow
 from bot.storage.store import QuotaExceeded, Store
 from bot.subscribers.sources import check_source
-from bot.subscribers.topics import refuse_duplicate
+from bot.subscribers.topics import MAX_QUERY_LENGTH, refuse_duplicate
 
 log = logging.getLogger(__name__)
 
-MAX_QUERY_LENGTH = 300
-MAX_URL_LENGTH = 2048
 PREVIEW_HOURS = 72
 GROUP_ANONYMOUS_BOT = 1087968824
 _SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "″": '"'})

@@ -26,6 +26,7 @@ from bot.render.format import shorten
 from bot.render.i18n import t
 from bot.render.problems import wording
 from bot.storage.store import QuotaExceeded
+from bot.subscribers.topics import MAX_QUERY_LENGTH
 from bot.telegram.common import (
     MAX_STARTER_TITLE,
     MAX_STARTERS,
@@ -37,7 +38,6 @@ from bot.telegram.common import (
     thread_of,
 )
 from bot.telegram.handlers import (
-    MAX_QUERY_LENGTH,
     command_argument,
     create_topic,
     ensure_chat,

@@ -13,6 +13,7 @@ from bot.render.format import escape
 from bot.render.i18n import t
 from bot.render.problems import problem
 from bot.storage.models import Topic
+from bot.subscribers.topics import MODES
 from bot.telegram.handlers import (
     Services,
     command_argument,
@@ -23,8 +24,6 @@ from bot.telegram.handlers import (
     services_of,
     sync_search_sources,
 )
-
-MODES = ("instant", "hourly", "daily")
 
 
 async def _allowed(update: Update, context: ContextTypes.DEFAULT_TYPE, lang: str) -> bool:

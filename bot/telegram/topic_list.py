@@ -22,11 +22,11 @@ from bot.render import texts
 from bot.render.format import escape, shorten
 from bot.render.i18n import t
 from bot.storage.models import Topic
+from bot.subscribers.topics import MODES
 from bot.telegram.common import (
     LETTER_MODE,
     LIST_DATA,
     MODE_LETTER,
-    MODES,
     NEXT_MODE,
     PAGE_SIZE,
     edit,
