@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,10 +77,7 @@ class Item:
 
     @property
     def site(self) -> str:
-        from urllib.parse import urlsplit
-
-        host = (urlsplit(self.url).hostname or "").lower()
-        return host.removeprefix("www.")
+        return site_of(self.url)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,3 +101,9 @@ class UserError(Exception):
         super().__init__(key)
         self.key = key
         self.values = values
+
+
+def site_of(url: str, fallback: str = "") -> str:
+    """The host of a URL without "www.", lower-cased; `fallback` when it has none."""
+    host = (urlsplit(url).hostname or "").lower()
+    return host.removeprefix("www.") or fallback

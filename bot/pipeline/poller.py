@@ -13,7 +13,7 @@ from typing import ParamSpec, TypeVar
 
 from bot import domain
 from bot.dedup.fingerprint import url_key
-from bot.domain import FetchResult
+from bot.domain import FetchResult, site_of
 from bot.language.detect import item_language
 from bot.pipeline.lanes import IngestLane, ThreadLane
 from bot.pipeline.topics import TopicCache
@@ -288,7 +288,7 @@ class Poller:
         assert source.id is not None
         html = result.body.decode("utf-8", "replace")
         links = await self._on_cpu(find_article_links, html, base_url=result.final_url)
-        name = source.name or _site(result.final_url)
+        name = source.name or site_of(result.final_url, result.final_url)
         interval = poll_interval(
             default=self.default_interval,
             explicit=source.interval,
@@ -395,9 +395,3 @@ class Poller:
         if self.on_retired is not None and chats:
             await self.on_retired(source, chats)
         return PollOutcome(source.id, "error", error=error, error_kind="gone")
-
-
-def _site(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    return (urlsplit(url).hostname or url).removeprefix("www.")

@@ -159,9 +159,3 @@ def outbox_values(rows: Sequence[OutboxRow], story_id: int | None = None) -> lis
         }
         for r in rows
     ]
-
-
-def host_name(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    return (urlsplit(url).hostname or url).removeprefix("www.")

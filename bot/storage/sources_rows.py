@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, case, delete, func, update
 from sqlmodel import Session, col, select
 
 from bot.config import SourceSpec
+from bot.domain import site_of
 from bot.storage import numbers
 from bot.storage.base import StoreBase
 from bot.storage.models import (
@@ -21,7 +22,6 @@ from bot.storage.models import (
 from bot.storage.rows import (
     PollRecord,
     QuotaExceeded,
-    host_name,
 )
 
 
@@ -37,7 +37,7 @@ class SourceRows(StoreBase):
                 found = session.exec(select(Source).where(Source.url == spec.url)).first()
                 source = found if found is not None else Source(url=spec.url, kind="feed")
                 source.is_global = True
-                source.name = spec.name or source.name or host_name(spec.url)
+                source.name = spec.name or source.name or site_of(spec.url, spec.url)
                 source.interval = spec.interval
                 session.add(source)
             session.commit()

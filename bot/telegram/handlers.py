@@ -10,7 +10,6 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from telegram import ChatMember, Update, User
 from telegram.constants import ChatType
@@ -21,7 +20,7 @@ from telegram.ext import (
 
 from bot.config import Settings
 from bot.delivery.translate import AlertTranslator
-from bot.domain import UserError
+from bot.domain import UserError, site_of
 from bot.events.lifecycle import UntilError, split_until
 from bot.match import Aliases, MatchDoc, QueryError, match, parse_query
 from bot.render import i18n, texts
@@ -69,10 +68,6 @@ class Services:
 
 
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
-
-
-def _site(url: str) -> str:
-    return (urlsplit(url).hostname or "").removeprefix("www.")
 
 
 def command_argument(update: Update) -> str:
@@ -433,7 +428,7 @@ async def preview(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     hits = [
         item
         for item in items
-        if match(query, MatchDoc(item.title, item.summary, _site(item.url), item.language))
+        if match(query, MatchDoc(item.title, item.summary, site_of(item.url), item.language))
     ]
     understood = query.describe(wording(lang))
     await reply(update, texts.preview_result(understood, hits, len(items), PREVIEW_HOURS, lang))
