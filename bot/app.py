@@ -12,8 +12,6 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 from telegram import Update
-from telegram.constants import ParseMode
-from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 from bot.config import USER_AGENT, Settings, load_configured_aliases, load_sources
@@ -21,6 +19,7 @@ from bot.core import make_fetcher
 from bot.delivery.batches import BatchSender
 from bot.delivery.editor import StoryEditor
 from bot.delivery.flood import FloodControl
+from bot.delivery.notices import tell_source_gone
 from bot.delivery.reminders import EventNotifier
 from bot.delivery.sender import Sender
 from bot.delivery.translate import build_translator
@@ -33,7 +32,6 @@ from bot.poll_health import PollHealth
 from bot.push.hints import ScheduleHints
 from bot.push.latency import DelayObserver
 from bot.push.subscriber import CALLBACK_PREFIX, HubDiscovery, WebSubSubscriber
-from bot.render import texts
 from bot.sources.articles import ArticleFetcher
 from bot.sources.schedule import Clamp
 from bot.storage.db import is_shared, make_engine
@@ -300,14 +298,7 @@ class Runtime:
         )
 
     async def tell_source_gone(self, source: Source, chats: set[int]) -> None:
-        languages = await asyncio.to_thread(self.store.chats, chats)
-        for chat_id in sorted(chats):
-            chat = languages.get(chat_id)
-            text = texts.source_gone(source, chat.language if chat else "en")
-            try:
-                await self.application.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
-            except TelegramError as exc:
-                log.info("could not tell chat %s that a source is gone: %s", chat_id, exc)
+        await tell_source_gone(self.application.bot, self.store, source, chats)
 
     async def _poll_job(self, _context: ContextTypes.DEFAULT_TYPE) -> None:
         try:

@@ -26,18 +26,17 @@ from procrastinate.jobs import Job
 from prometheus_client import Counter, Gauge
 from sqlalchemy.exc import OperationalError
 from telegram import Bot
-from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
 from bot.config import Settings, load_configured_aliases
 from bot.core import fetcher_options
+from bot.delivery.notices import tell_source_gone
 from bot.domain import FetchResult
 from bot.observability import HealthServer, Metrics
 from bot.pipeline.poller import Poller, PollOutcome
 from bot.pipeline.topics import TopicCache
 from bot.push.hints import ScheduleHints
 from bot.push.subscriber import HubDiscovery
-from bot.render import texts
 from bot.scale.hosts import HostSlots, PoliteFetcher
 from bot.scale.notify import OutboxNotifier
 from bot.scale.pg import conninfo
@@ -284,16 +283,11 @@ class WorkerRuntime:
         if self.bot is None:
             log.info("source %s is gone; no token to tell its %d chats", source.url, len(chats))
             return
-        text = texts.source_gone(source)
         try:
             if not self._bot_ready:
                 await self.bot.initialize()
                 self._bot_ready = True
-            for chat_id in sorted(chats):
-                try:
-                    await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
-                except TelegramError as exc:
-                    log.info("could not tell chat %s that a source is gone: %s", chat_id, exc)
+            await tell_source_gone(self.bot, self.store, source, chats)
         except TelegramError as exc:
             log.info("could not reach Telegram to tell chats a source is gone: %s", exc)
 
