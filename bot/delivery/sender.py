@@ -268,7 +268,7 @@ class Sender:
             self.wake()
             return False
         except BadRequest as exc:
-            return await self._bad_request(row, exc)
+            return await self._bad_request(row, exc, text)
         except (NetworkError, TelegramError) as exc:
             # Timeouts land here too: the message may have gone out, but losing one is worse.
             self.stats.errors += 1
@@ -309,7 +309,9 @@ class Sender:
             reply_markup=alert_buttons(row, translated=translated),
         )
 
-    async def _bad_request(self, row: Delivery, exc: BadRequest) -> bool:
+    async def _bad_request(self, row: Delivery, exc: BadRequest, rendered: str) -> bool:
+        """`rendered` is the alert as it was just rendered: a fallback sends that, not the
+        text stored when the item was claimed (the story may have grown since)."""
         assert row.id is not None
         self.stats.errors += 1
         self.on_event("bad_request")
@@ -320,10 +322,10 @@ class Sender:
         fallback: tuple[str, str | None, bool] | None = None
         if "can't parse entities" in reason:
             # Our HTML was refused; the reader still gets the alert as plain text.
-            fallback = (plain_text(row.text), None, True)
+            fallback = (plain_text(rendered), None, True)
         elif "thread not found" in reason:
             # The forum topic was deleted; the chat itself still gets its alerts.
-            fallback = (row.text, ParseMode.HTML, False)
+            fallback = (rendered, ParseMode.HTML, False)
         if fallback is not None:
             if not await self.take_slot():
                 # A flood-limit pause began: try again after it, without counting an attempt.
