@@ -53,10 +53,43 @@ def test_russian_range_and_relative_days() -> None:
         "The summit planned for December 10 in Paris was cancelled.",
         "Officials said on Thursday the parties would meet.",
         "The exhibition forum will run until 8 July.",
+        "England hope for a meeting with Australia in the World Cup semi-final on Thursday.",
+        "Сборные встретятся в финале турнира в субботу.",
     ],
 )
 def test_bad_and_past_dates_give_no_event(sentence: str) -> None:
     assert extract_events("", sentence, ANNOUNCED) == []
+
+
+def test_weekends_and_weeks_in_three_languages() -> None:
+    friday = datetime(2025, 11, 28, 9, tzinfo=UTC)
+    weekend = (date(2025, 11, 29), date(2025, 11, 30))
+    for title in (
+        "Leaders will hold a summit in Rome this weekend",
+        "Лидеры встретятся в Казани на выходных",
+        "मोदी इस सप्ताहांत पुतिन से मुलाकात करेंगे",
+    ):
+        [event] = extract_events(title, "", friday)
+        assert (event.dates.start, event.dates.end) == weekend, title
+    [hindi] = extract_events("मोदी अगले सप्ताह रूस की यात्रा करेंगे", "", friday)
+    assert (hindi.dates.start, hindi.dates.end) == (date(2025, 12, 1), date(2025, 12, 7))
+
+
+def test_a_date_in_the_headline_goes_with_the_meeting_in_the_lede() -> None:
+    [event] = extract_events(
+        "Investors have plenty to cheer this weekend",
+        "Shareholders are set to descend on Omaha for the company's annual meeting.",
+        datetime(2025, 11, 28, 9, tzinfo=UTC),
+    )
+    assert event.dates.start == date(2025, 11, 29)
+    assert event.evidence.startswith("Investors have plenty")
+
+
+def test_an_abbreviation_does_not_cut_the_evidence() -> None:
+    text = "Speaking in St. Petersburg, the minister said he will visit Kyiv on Friday."
+    [event] = extract_events("", text, datetime(2025, 11, 26, 17, tzinfo=UTC))
+    assert event.evidence == text
+    assert event.place == "Kyiv"
 
 
 def test_no_date_is_ever_before_its_announcement() -> None:

@@ -25,12 +25,15 @@ _DIGIT_RE = re.compile(r"\d")
 _RANGE_AFTER_RE = re.compile(r"^\s*(?:[–—-]|to|по|до|से)\s*(\d{1,2})(?!\d|[:.,]\d)")
 _RANGE_INSIDE_RE = re.compile(r"(?<![\d-])(\d{1,2})\s*[–—-]\s*(\d{1,2})(?![\d-])")
 _NOW = frozenset(("now", "right now", "сейчас", "теперь", "अब"))  # a moment, not a day
-# Week phrases that `search_dates` does not pick out of a sentence; `DateDataParser` reads them.
+# Week and weekend phrases: `search_dates` does not pick them out of a sentence, and dateparser
+# reads neither weekends nor Hindi weeks, so they are resolved here.
 _WEEK_RE = re.compile(
-    r"(на (?:этой|следующей|будущей) неделе|this week|next week|"
-    r"(?:अगले|इस) (?:सप्ताह|हफ्ते))",
+    r"(?:(?P<weekend>this weekend|(?:на|в) (?:эти|этих|ближайшие) выходн\w*|на выходных|"
+    r"इस सप्ताहांत)|на (?:этой|следующей|будущей) неделе|this week|next week|"
+    r"(?:अगले|इस) (?:सप्ताह|हफ्ते))(?![\w\u0900-\u097F])",
     re.IGNORECASE,
 )
+_NEXT_RE = re.compile(r"next|следующ|будущ|अगले", re.IGNORECASE)
 _TRAILING_RE = re.compile(
     r"(\s+(at|a|an|the|and|in|of|for|on|to|by|в|во|и|на|к|с|по))+$", re.IGNORECASE
 )
@@ -133,6 +136,19 @@ def _relative(phrase: str, base: datetime, languages: tuple[str, ...]) -> DateSp
     return DateSpan(resolved, resolved, "day", phrase)
 
 
+def _week_phrase(found: re.Match[str], published: date) -> DateSpan:
+    """ "this week" runs from publication to Sunday, "next week" is Monday to Sunday after it,
+    a weekend is the coming Saturday and Sunday (the rest of it, when published in it)."""
+    phrase = found.group(0)
+    monday = published - timedelta(days=published.weekday())
+    if found.group("weekend"):
+        saturday = monday + timedelta(days=5)
+        return DateSpan(max(saturday, published), saturday + timedelta(days=1), "day", phrase)
+    if _NEXT_RE.search(phrase):
+        monday += timedelta(days=7)
+    return DateSpan(max(monday, published), monday + timedelta(days=6), "week", phrase)
+
+
 def find_dates(
     sentence: str, published: datetime, languages: tuple[str, ...] = LANGUAGES
 ) -> list[FoundDate]:
@@ -142,7 +158,8 @@ def find_dates(
     except (ValueError, OverflowError):
         return []
     phrases = [(sentence.find(raw), raw) for raw, _ in found or []]
-    phrases += [(m.start(), m.group(0)) for m in _WEEK_RE.finditer(sentence)]
+    weeks = {m.group(0): _week_phrase(m, published.date()) for m in _WEEK_RE.finditer(sentence)}
+    phrases += [(sentence.find(phrase), phrase) for phrase in weeks]
     results: list[FoundDate] = []
     cursor = 0
     for _, raw in sorted(p for p in phrases if p[0] >= 0):
@@ -155,11 +172,12 @@ def find_dates(
         if _SPEECH_BEFORE_RE.search(before) or _BOUND_BEFORE_RE.search(before):
             continue
         explicit = bool(_DIGIT_RE.search(phrase))
-        span = (
-            _explicit(phrase, sentence, at, published, languages)
-            if explicit
-            else _relative(phrase, published, languages)
-        )
+        if phrase in weeks:
+            span: DateSpan | None = weeks[phrase]
+        elif explicit:
+            span = _explicit(phrase, sentence, at, published, languages)
+        else:
+            span = _relative(phrase, published, languages)
         if span is None or not plausible(span, published.date()):
             continue
         results.append(FoundDate(span, at, explicit))

@@ -15,6 +15,7 @@ from datetime import datetime
 from bot.events.dates import LANGUAGES, FoundDate, find_dates
 from bot.events.model import AnnouncedEvent, DateSpan
 from bot.match.query import NO_ALIASES, Aliases, tokenize
+from bot.summarize.sentences import split_sentences
 
 MAX_TEXT = 4000  # characters of text read per report
 MAX_EVENTS_PER_REPORT = 5
@@ -56,7 +57,12 @@ _CANCELLED_RE = re.compile(
     r"रद्द|स्थगित",
     re.IGNORECASE,
 )
-_SENTENCE_RE = re.compile(r"(?<=[.!?।])\s+(?=[\"'«“‘(]?[A-ZА-ЯЁ\u0900-\u097F0-9])")
+# Sports fixtures are not meetings, though teams "meet" and a tournament holds "sessions".
+_SPORTS_RE = re.compile(
+    r"\b(?:[A-Z][\w'’-]* (?:Cup|League|Games|Open|Grand Prix)|(?i:semi-?finals?|quarter-?finals?|"
+    r"tournament|championships?|grand slam|fixtures?))\b|(?i:матч|турнир|чемпионат|кубо?к|олимпиад|"
+    r"मैच|टूर्नामेंट)"
+)
 _CALENDAR_WORDS = frozenset(
     [
         "monday",
@@ -103,7 +109,7 @@ _TITLED_NAME_RE = re.compile(
 
 def sentences(title: str, text: str) -> list[tuple[str, str]]:
     """(sentence, context) pairs: the lede is read with the headline as its context."""
-    parts = [p.strip() for p in _SENTENCE_RE.split(" ".join(text[:MAX_TEXT].split())) if p.strip()]
+    parts = split_sentences(" ".join(text[:MAX_TEXT].split()), MAX_TEXT)
     title = " ".join(title.split())
     pairs = [(title, title)] if title else []
     for index, part in enumerate(parts):
@@ -208,26 +214,25 @@ def extract_events(
         found = next(
             (
                 f
-                for f in find_dates(sentence, published, langs)
+                for f in find_dates(context, published, langs)
                 if _announced(
-                    f,
-                    context[: lead + f.position],
-                    sentence[f.position + len(f.span.phrase) :],
-                    published,
+                    f, context[: f.position], context[f.position + len(f.span.phrase) :], published
                 )
-                and not _CANCELLED_RE.search(_clause_around(context, lead + f.position))
+                and not _not_a_meeting(_clause_around(context, f.position))
             ),
             None,
         )
         if found is None:
             continue
-        place = _place(sentence, found.position)
+        place = _place(context, found.position)
+        # A date in the headline and a meeting in the lede: both are the evidence.
+        evidence = sentence if found.position >= lead else context
         event = AnnouncedEvent(
-            kind=meeting_kind(sentence) or kind,
+            kind=meeting_kind(evidence) or kind,
             dates=found.span,
             place=place,
             participants=participants(context, aliases, place),
-            evidence=sentence[:600],
+            evidence=evidence[:600],
             published=published,
             url=url,
             outlet=outlet,
@@ -237,6 +242,10 @@ def extract_events(
         if len(events) >= MAX_EVENTS_PER_REPORT:
             break
     return events
+
+
+def _not_a_meeting(clause: str) -> bool:
+    return bool(_CANCELLED_RE.search(clause) or _SPORTS_RE.search(clause))
 
 
 def _clause_around(context: str, at: int) -> str:
