@@ -75,6 +75,17 @@ def test_weekends_and_weeks_in_three_languages() -> None:
     assert (hindi.dates.start, hindi.dates.end) == (date(2025, 12, 1), date(2025, 12, 7))
 
 
+def test_the_present_of_a_meeting_verb_is_a_scheduled_day() -> None:
+    tuesday = datetime(2025, 11, 25, 9, tzinfo=UTC)
+    [event] = extract_events(
+        "", "Buyers wait with bated breath as the cartel meets this week.", tuesday
+    )
+    assert (event.dates.start, event.dates.end) == (date(2025, 11, 25), date(2025, 11, 30))
+    [opens] = extract_events("", "The forum opens in Kazan on Thursday.", tuesday)
+    assert opens.dates.start == date(2025, 11, 27)
+    assert extract_events("", "The forum opened in Kazan on Thursday.", tuesday) == []
+
+
 def test_a_date_in_the_headline_goes_with_the_meeting_in_the_lede() -> None:
     [event] = extract_events(
         "Investors have plenty to cheer this weekend",

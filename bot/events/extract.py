@@ -29,16 +29,19 @@ _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("visit", r"\bvisit(s|ing)?\b|\b(travel|trip) to\b|визит|посет|दौर|यात्रा"),
         (
             "meeting",
-            r"\bmeetings?\b|\bmeets? with\b|\bgather\b|\bsession\b|"
+            r"\bmeetings?\b|\bmeets\b|\bmeet with\b|\bconven(e|es|ing)\b|\bgather\b|\bsession\b|"
             r"\bmeet (the )?(leaders?|(prime )?ministers?|president|chancellor|officials|"
             r"counterparts?|delegation)|встреч|встрет|заседани|сесси|बैठक|मुलाकात",
         ),
     )
 )
+# Future cues, and the present of a meeting's verbs ("the summit opens on Monday"), which news
+# uses for a scheduled day.
 _FUTURE_RE = re.compile(
     r"\b(will|shall|'ll|set to|scheduled|expect(s|ed)?|plans? to|planned|due to|is to|are to|"
     r"upcoming|ahead of|next|later this|to (visit|meet|host|hold|attend|travel|gather|sign|open)|"
-    r"(are|is) (meeting|visiting|travell?ing|heading)|prepar\w+ to|proposed|later(?=\s*$))\b|"
+    r"(are|is) (meeting|visiting|travell?ing|heading)|prepar\w+ to|proposed|later(?=\s*$)|"
+    r"(meets|visits|hosts|opens|begins|starts|convenes|travels|heads))\b|"
     r"посетит|посетят|проведе?т|проведёт|проведут|состо[ия]тся|пройд[её]т|пройдут|стартуе?т|"
     r"стартуют|начн[её]тся|откро[ею]тся|отправится|прибуд[еу]т|встрет[ия]тся|прим[еу]т участие|"
     r"намечен|запланирован|предстоящ|будущего года|в будущем|завтра|предлож|"
