@@ -162,8 +162,8 @@ async def _channel_watch(
         topic = await create_topic(
             services, channel.id, query.text, thread_id=None, search_language=channel.language
         )
-    except QuotaExceeded:
-        await reply(update, head + texts.topic_quota(services.settings.max_topics_per_chat, lang))
+    except QuotaExceeded as exc:
+        await reply(update, head + texts.quota_reached(exc, lang))
         return
     await reply(update, head + texts.watching(topic, query.describe(wording(lang)), lang))
 

@@ -237,8 +237,8 @@ async def watch(update: Update, context: BotContext) -> None:
         topic = await create_topic(
             services, chat.id, query.text, thread_id=thread_id, search_language=language
         )
-    except QuotaExceeded:
-        await reply(update, texts.topic_quota(services.settings.max_topics_per_chat, lang))
+    except QuotaExceeded as exc:
+        await reply(update, texts.quota_reached(exc, lang))
         return
     if until is not None and topic.id is not None:
         await asyncio.to_thread(
@@ -312,8 +312,8 @@ async def add_source(update: Update, context: BotContext) -> None:
             kind=probe.kind,
             limit=services.settings.max_sources_per_chat,
         )
-    except QuotaExceeded:
-        await reply(update, texts.source_quota(services.settings.max_sources_per_chat, lang))
+    except QuotaExceeded as exc:
+        await reply(update, texts.quota_reached(exc, lang))
         return
     await reply(update, texts.source_added(source, probe.kind, probe.latest, added, lang))
 

@@ -162,8 +162,8 @@ async def starter_pressed(update: Update, context: BotContext) -> None:
             topic = await create_topic(
                 services, chat.id, query.text, thread_id=thread_id, search_language=search_language
             )
-        except QuotaExceeded:
-            answer = t(lang, "watch.quota", count=services.settings.max_topics_per_chat)
+        except QuotaExceeded as exc:
+            answer = texts.quota_reached(exc, lang)
             return
         answer = t(lang, "welcome.started", title=starter.label(lang))
         try:

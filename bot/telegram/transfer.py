@@ -147,14 +147,7 @@ async def import_command(update: Update, context: BotContext) -> None:
             source_limit=services.settings.max_sources_per_chat,
         )
     except QuotaExceeded as exc:
-        kind, count = exc.args if len(exc.args) == 2 else ("topics", 0)
-        key = "too_many_sources" if kind == "sources" else "too_many_topics"
-        limit = (
-            services.settings.max_sources_per_chat
-            if kind == "sources"
-            else services.settings.max_topics_per_chat
-        )
-        over = ImportProblem(key, count=count, limit=limit)
+        over = ImportProblem(f"too_many_{exc.kind}", count=exc.count, limit=exc.limit)
         await reply(update, t(lang, "import.invalid", error=over.text(lang)))
         return
     services.on_topics_changed()
