@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 from telegram import Update
-from telegram.ext import Application, ApplicationBuilder, ContextTypes
+from telegram.ext import Application, ApplicationBuilder
 
 from bot.config import USER_AGENT, Settings, load_configured_aliases, load_sources
 from bot.core import make_fetcher
@@ -40,8 +40,8 @@ from bot.storage.migrate import upgrade_database
 from bot.storage.models import Source, utcnow
 from bot.storage.push import PushStore
 from bot.storage.store import Store
+from bot.telegram.context import CONTEXT_TYPES, BotContext, Services
 from bot.telegram.events import calendar_route
-from bot.telegram.handlers import Services
 from bot.telegram.limiter import FloodLimiter
 from bot.telegram.manage import publish_commands
 from bot.telegram.routes import register
@@ -58,10 +58,11 @@ def build_application(
     settings: Settings, limiter: FloodLimiter | None = None
 ) -> Application[Any, Any, Any, Any, Any, Any]:
     """The PTB application: every call to Telegram goes through one `FloodLimiter`, and
-    chats' updates are handled side by side, each chat's in order."""
+    chats' updates are handled side by side, each chat's in order. Handlers get a `BotContext`."""
     return (
         ApplicationBuilder()
         .token(settings.telegram_bot_token)
+        .context_types(CONTEXT_TYPES)
         .base_url(settings.telegram_base_url)
         .base_file_url(settings.telegram_file_url)
         .rate_limiter(limiter or FloodLimiter())
@@ -300,7 +301,7 @@ class Runtime:
     async def tell_source_gone(self, source: Source, chats: set[int]) -> None:
         await tell_source_gone(self.application.bot, self.store, source, chats)
 
-    async def _poll_job(self, _context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def _poll_job(self, _context: BotContext) -> None:
         try:
             outcomes = await self.poller.poll_due()
         except OperationalError as exc:
@@ -318,14 +319,14 @@ class Runtime:
         self.metrics.items_seen.inc(outcome.new_items)
         self.metrics.matches.inc(outcome.alerts)
 
-    async def _batch_job(self, _context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def _batch_job(self, _context: BotContext) -> None:
         try:
             await self.batches.send_due()
             await self.event_notices.send_due()
         except OperationalError as exc:
             log.warning("digests skipped, database unavailable: %s", type(exc.orig).__name__)
 
-    async def _retention_job(self, _context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def _retention_job(self, _context: BotContext) -> None:
         cutoff = utcnow() - timedelta(days=self.settings.retention_days)
         window = utcnow() - timedelta(days=self.settings.story_window_days)
         await asyncio.to_thread(self.store.prune_story_bands, window)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from bot.render.format import escape, safe_link, shorten
 from bot.render.i18n import has, t, tn
 from bot.storage.models import Item, Source, Story, Topic, utcnow
+from bot.storage.rows import QuotaExceeded
 
 EXAMPLE_QUERY = "Putin Modi (summit OR visit) -cricket"
 LIST_BUDGET = 3500
@@ -258,12 +259,9 @@ def source_added(
     return "\n".join(lines)
 
 
-def topic_quota(count: int, lang: str = "en") -> str:
-    return t(lang, "watch.quota", count=count)
-
-
-def source_quota(count: int, lang: str = "en") -> str:
-    return t(lang, "addsource.quota", count=count)
+def quota_reached(error: QuotaExceeded, lang: str = "en") -> str:
+    key = "addsource.quota" if error.kind == "sources" else "watch.quota"
+    return t(lang, key, count=error.limit)
 
 
 def source_missing(wanted: str, lang: str = "en") -> str:

@@ -100,8 +100,7 @@ class AdminRows(StoreBase):
         `topics` are (query, mode, active): a query the chat already watches (any case) is
         updated, others are added, backed by their `searches` feeds. `sources` are
         (url, name, kind), linked unless linked already. Returns (topics added, topics
-        updated, sources added); QuotaExceeded("topics" | "sources", total) when a limit
-        would be passed.
+        updated, sources added); QuotaExceeded when a limit would be passed.
         """
         with self.session() as session:
             chat = session.get(Chat, chat_id)
@@ -113,7 +112,7 @@ class AdminRows(StoreBase):
             }
             fresh = [row for row in topics if row[0].casefold() not in existing]
             if len(existing) + len(fresh) > topic_limit:
-                raise QuotaExceeded("topics", len(existing) + len(fresh))
+                raise QuotaExceeded("topics", topic_limit, len(existing) + len(fresh))
             linked = set(
                 session.exec(select(ChatSource.source_id).where(ChatSource.chat_id == chat_id))
             )
@@ -133,7 +132,7 @@ class AdminRows(StoreBase):
                 if source.id not in linked and source not in to_link:
                     to_link.append(source)
             if own + len(to_link) > source_limit:
-                raise QuotaExceeded("sources", own + len(to_link))
+                raise QuotaExceeded("sources", source_limit, own + len(to_link))
             number = numbers.next_source_number(session, chat_id)
             for source in to_link:
                 assert source.id is not None

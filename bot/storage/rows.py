@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
@@ -65,7 +65,16 @@ STORY_FOLD_LOCK = 0x5357_5346  # PostgreSQL advisory lock key ("SWSF")
 
 
 class QuotaExceeded(Exception):
-    pass
+    """A chat would pass its limit of topics or sources: `count` of at most `limit`."""
+
+    def __init__(self, kind: Literal["topics", "sources"], limit: int, count: int) -> None:
+        super().__init__(kind, limit, count)
+        self.kind = kind
+        self.limit = limit
+        self.count = count
+
+    def __str__(self) -> str:
+        return f"{self.count} {self.kind} where the limit is {self.limit}"
 
 
 @dataclass(frozen=True, slots=True)

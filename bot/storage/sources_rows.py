@@ -214,7 +214,7 @@ class SourceRows(StoreBase):
                     .where(ChatSource.chat_id == chat_id, Source.kind != "search")
                 ).one()
                 if count >= limit:
-                    raise QuotaExceeded(f"This chat already has {count} sources (the limit).")
+                    raise QuotaExceeded("sources", limit, count)
             number = numbers.next_source_number(session, chat_id)
             session.add(ChatSource(chat_id=chat_id, source_id=source.id, number=number))
             session.commit()

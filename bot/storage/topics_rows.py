@@ -37,7 +37,7 @@ class TopicRows(StoreBase):
                 select(func.count()).select_from(Topic).where(Topic.chat_id == chat_id)
             ).one()
             if count >= limit:
-                raise QuotaExceeded(f"This chat already watches {count} topics (the limit).")
+                raise QuotaExceeded("topics", limit, count)
             number = numbers.next_topic_number(session, chat_id)
             topic = Topic(chat_id=chat_id, query=query, number=number, thread_id=thread_id)
             session.add(topic)

@@ -16,7 +16,6 @@ from telegram import (
 )
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden
-from telegram.ext import ContextTypes
 
 from bot.domain import UserError
 from bot.match import QueryError, parse_query
@@ -28,14 +27,13 @@ from bot.storage.models import Chat
 from bot.storage.store import QuotaExceeded
 from bot.subscribers.topics import MAX_QUERY_LENGTH, same_topic
 from bot.telegram.common import CHANNEL_REF, is_channel_admin, is_private, send
+from bot.telegram.context import BotContext, Services
 from bot.telegram.handlers import (
-    Services,
     command_argument,
     create_topic,
     forget_topic,
     language_of,
     reply,
-    services_of,
 )
 from bot.telegram.topic_list import list_view
 
@@ -81,10 +79,8 @@ def _channel_ref(channel: ChatFullInfo) -> str:
     return f"@{channel.username}" if channel.username else str(channel.id)
 
 
-async def _link_channel(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, ref: str | int, lang: str
-) -> None:
-    services = services_of(context)
+async def _link_channel(update: Update, context: BotContext, ref: str | int, lang: str) -> None:
+    services = context.services
     user = update.effective_user
     assert user is not None
     channel, problem = await resolve_channel(context.bot, ref, user.id, lang)
@@ -104,9 +100,9 @@ async def _link_channel(
     await reply(update, t(lang, "channel.linked", title=title, ref=shown))
 
 
-async def channel_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def channel_command(update: Update, context: BotContext) -> None:
     """/channel REF [watch QUERY | unwatch NUMBER | list | off], from a private chat."""
-    services = services_of(context)
+    services = context.services
     lang = await language_of(update, services)
     user = update.effective_user
     if not is_private(update) or user is None:
@@ -166,8 +162,8 @@ async def _channel_watch(
         topic = await create_topic(
             services, channel.id, query.text, thread_id=None, search_language=channel.language
         )
-    except QuotaExceeded:
-        await reply(update, head + texts.topic_quota(services.settings.max_topics_per_chat, lang))
+    except QuotaExceeded as exc:
+        await reply(update, head + texts.quota_reached(exc, lang))
         return
     await reply(update, head + texts.watching(topic, query.describe(wording(lang)), lang))
 
@@ -208,9 +204,9 @@ _CHANNEL_ACTIONS = {
 }
 
 
-async def forwarded_post(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def forwarded_post(update: Update, context: BotContext) -> None:
     """A post forwarded from a channel into the private chat links that channel."""
-    services = services_of(context)
+    services = context.services
     lang = await language_of(update, services)
     message = update.effective_message
     origin = message.forward_origin if message is not None else None
@@ -223,12 +219,12 @@ async def forwarded_post(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 # -- the bot's own membership ----------------------------------------------------------------
 
 
-async def membership_changed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def membership_changed(update: Update, context: BotContext) -> None:
     """Removed, kicked or blocked: the chat is deactivated (its data kept); back: reactivated."""
     change = update.my_chat_member
     if change is None:
         return
-    services = services_of(context)
+    services = context.services
     chat = change.chat
     status = change.new_chat_member.status
     gone = status in (ChatMember.LEFT, ChatMember.BANNED)

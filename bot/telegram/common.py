@@ -9,9 +9,8 @@ from typing import Any
 from telegram import Bot, ChatMember, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
-from telegram.ext import ContextTypes
 
-from bot.telegram.handlers import Services
+from bot.telegram.context import BotContext, Services
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +59,7 @@ def is_operator(update: Update, services: Services) -> bool:
 
 
 async def edit(
-    context: ContextTypes.DEFAULT_TYPE,
+    context: BotContext,
     message: Any,
     text: str,
     markup: InlineKeyboardMarkup | None,

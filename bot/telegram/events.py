@@ -10,20 +10,20 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.constants import ParseMode
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.events.ics import build_calendar
 from bot.render import event_texts, texts
 from bot.render.i18n import t
 from bot.storage.events import EventStore, to_record
 from bot.storage.models import utcnow
+from bot.telegram.context import BotContext
 from bot.telegram.handlers import (
     change_request,
     command_argument,
     language_of,
     may_change,
     reply,
-    services_of,
 )
 
 log = logging.getLogger(__name__)
@@ -37,17 +37,17 @@ def calendar_url(public_url: str, secret: str) -> str:
     return f"{public_url.rstrip('/')}/calendar/{secret}.ics"
 
 
-def _events(context: ContextTypes.DEFAULT_TYPE) -> EventStore:
-    return EventStore(services_of(context).store)
+def _events(context: BotContext) -> EventStore:
+    return EventStore(context.services.store)
 
 
 async def _page(
-    context: ContextTypes.DEFAULT_TYPE, chat_id: int, topic_id: int | None, offset: int, lang: str
+    context: BotContext, chat_id: int, topic_id: int | None, offset: int, lang: str
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     found, total = await asyncio.to_thread(
         _events(context).upcoming,
         chat_id,
-        services_of(context).clock().date(),
+        context.services.clock().date(),
         topic_id=topic_id,
         limit=PAGE,
         offset=offset,
@@ -61,8 +61,8 @@ async def _page(
     return text, markup
 
 
-async def upcoming(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    services = services_of(context)
+async def upcoming(update: Update, context: BotContext) -> None:
+    services = context.services
     lang = await language_of(update, services)
     chat, message = update.effective_chat, update.effective_message
     if chat is None or message is None:
@@ -83,8 +83,8 @@ async def upcoming(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
-async def calendar(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    services = services_of(context)
+async def calendar(update: Update, context: BotContext) -> None:
+    services = context.services
     chat, message = update.effective_chat, update.effective_message
     if chat is None or message is None:
         return
@@ -123,11 +123,11 @@ def calendar_file(events: EventStore, chat_id: int, today: date | None = None) -
     return build_calendar(pairs, name="Summit Watch", stamp=utcnow()), len(pairs)
 
 
-async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def pressed(update: Update, context: BotContext) -> None:
     query, chat = update.callback_query, update.effective_chat
     if query is None or chat is None or not query.data:
         return
-    services = services_of(context)
+    services = context.services
     lang = await language_of(update, services)
     parts = query.data.split(":")
     if len(parts) == 4 and parts[1] == "more" and parts[2].isdigit() and parts[3].isdigit():

@@ -12,15 +12,14 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import (
     ApplicationHandlerStop,
-    ContextTypes,
 )
 
 from bot.render.i18n import t
 from bot.telegram.common import BUTTON_GUARD, FLOOD_GUARD, FLOOD_LIMIT, FLOOD_WINDOW
+from bot.telegram.context import BotContext
 from bot.telegram.handlers import (
     language_of,
     reply,
-    services_of,
 )
 
 log = logging.getLogger(__name__)
@@ -78,7 +77,7 @@ def _is_command(update: Update) -> bool:
     return message is not None and (message.text or message.caption or "").startswith("/")
 
 
-async def flood_guard(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def flood_guard(update: object, context: BotContext) -> None:
     """Runs before every handler (group -1); stops the update when a chat floods.
 
     Commands and button presses have separate budgets; other updates are not counted."""
@@ -96,7 +95,7 @@ async def flood_guard(update: object, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     press = update.callback_query
     if verdict == "warn" or press is not None:
-        lang = await language_of(update, services_of(context))
+        lang = await language_of(update, context.services)
         with suppress(TelegramError):
             if press is not None:
                 await press.answer(t(lang, "errors.slow_down"))

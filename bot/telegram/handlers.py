@@ -7,33 +7,25 @@ import functools
 import logging
 from collections.abc import Callable, Coroutine
 from contextlib import suppress
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from telegram import ChatMember, Update, User
 from telegram.constants import ChatType
 from telegram.error import TelegramError
-from telegram.ext import (
-    ContextTypes,
-)
 
-from bot.config import Settings
-from bot.delivery.translate import AlertTranslator
 from bot.domain import UserError, site_of
 from bot.events.lifecycle import UntilError, split_until
-from bot.match import Aliases, MatchDoc, QueryError, match, parse_query
+from bot.match import MatchDoc, QueryError, match, parse_query
 from bot.render import i18n, texts
 from bot.render.event_texts import until_note
 from bot.render.problems import problem, wording
-from bot.sources.articles import ArticleFetcher
-from bot.sources.fetch import Fetcher
 from bot.sources.netguard import MAX_URL_LENGTH, with_scheme
-from bot.sources.search import search_feeds
 from bot.storage.models import Chat, Topic, utcnow
-from bot.storage.store import QuotaExceeded, Store
+from bot.storage.store import QuotaExceeded
 from bot.subscribers.sources import check_source
 from bot.subscribers.topics import MAX_QUERY_LENGTH, refuse_duplicate
+from bot.telegram.context import BotContext, Services
 
 log = logging.getLogger(__name__)
 
@@ -42,32 +34,7 @@ GROUP_ANONYMOUS_BOT = 1087968824
 _SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "″": '"'})
 
 
-@dataclass
-class Services:
-    store: Store
-    settings: Settings
-    aliases: Aliases | None = None
-    fetcher: Fetcher | None = None
-    articles: ArticleFetcher | None = None
-    translator: AlertTranslator | None = None
-    on_topics_changed: Callable[[], None] = field(default=lambda: None)
-    clock: Callable[[], datetime] = utcnow  # what "today" is for /upcoming and /calendar
-
-    def search_urls(self, topic: Topic, language: str) -> list[tuple[str, str]]:
-        if not self.settings.news_search or not topic.search:
-            return []
-        return [
-            (feed.url, feed.name)
-            for feed in search_feeds(
-                topic.query,
-                language=language,
-                google_template=self.settings.news_search_google_url,
-                bing_template=self.settings.news_search_bing_url,
-            )
-        ]
-
-
-Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
+Handler = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
 
 
 def command_argument(update: Update) -> str:
@@ -88,20 +55,14 @@ def translated(callback: Handler) -> Handler:
     """The reply path for UserError: the handler raises it, the chat reads it in its language."""
 
     @functools.wraps(callback)
-    async def run(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def run(update: Update, context: BotContext) -> None:
         try:
             await callback(update, context)
         except UserError as error:
-            lang = await language_of(update, services_of(context))
+            lang = await language_of(update, context.services)
             await reply(update, i18n.t(lang, "errors_extra.problem", problem=problem(lang, error)))
 
     return run
-
-
-def services_of(context: ContextTypes.DEFAULT_TYPE) -> Services:
-    services = context.application.bot_data["services"]
-    assert isinstance(services, Services)
-    return services
 
 
 async def ensure_chat(update: Update, services: Services) -> str:
@@ -205,7 +166,7 @@ async def sync_search_sources(services: Services, chat_id: int) -> None:
         await asyncio.to_thread(services.store.unlink_sources, chat_id, extra)
 
 
-async def may_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+async def may_change(update: Update, context: BotContext) -> bool:
     """In groups only admins change watches; private chats belong to their user."""
     chat = update.effective_chat
     if chat is None or chat.type == ChatType.PRIVATE:
@@ -230,12 +191,10 @@ async def may_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool
     return member.status in (ChatMember.OWNER, ChatMember.ADMINISTRATOR)
 
 
-async def change_request(
-    update: Update, context: ContextTypes.DEFAULT_TYPE
-) -> tuple[Services, str] | None:
+async def change_request(update: Update, context: BotContext) -> tuple[Services, str] | None:
     """Services and reply language for a command that changes the chat; None, with the
     refusal already sent, when the sender may not change it."""
-    services = services_of(context)
+    services = context.services
     lang = await language_of(update, services)
     if await may_change(update, context):
         return services, lang
@@ -243,7 +202,7 @@ async def change_request(
     return None
 
 
-async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def watch(update: Update, context: BotContext) -> None:
     allowed = await change_request(update, context)
     if allowed is None:
         return
@@ -278,8 +237,8 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         topic = await create_topic(
             services, chat.id, query.text, thread_id=thread_id, search_language=language
         )
-    except QuotaExceeded:
-        await reply(update, texts.topic_quota(services.settings.max_topics_per_chat, lang))
+    except QuotaExceeded as exc:
+        await reply(update, texts.quota_reached(exc, lang))
         return
     if until is not None and topic.id is not None:
         await asyncio.to_thread(
@@ -294,7 +253,7 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
-async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def unwatch(update: Update, context: BotContext) -> None:
     allowed = await change_request(update, context)
     if allowed is None:
         return
@@ -313,7 +272,7 @@ async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, texts.unwatched(topic, lang))
 
 
-async def add_source(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def add_source(update: Update, context: BotContext) -> None:
     allowed = await change_request(update, context)
     if allowed is None:
         return
@@ -353,13 +312,13 @@ async def add_source(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
             kind=probe.kind,
             limit=services.settings.max_sources_per_chat,
         )
-    except QuotaExceeded:
-        await reply(update, texts.source_quota(services.settings.max_sources_per_chat, lang))
+    except QuotaExceeded as exc:
+        await reply(update, texts.quota_reached(exc, lang))
         return
     await reply(update, texts.source_added(source, probe.kind, probe.latest, added, lang))
 
 
-async def remove_source(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def remove_source(update: Update, context: BotContext) -> None:
     allowed = await change_request(update, context)
     if allowed is None:
         return
@@ -388,8 +347,8 @@ async def remove_source(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     await reply(update, texts.source_removed(source, lang))
 
 
-async def recent(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    services = services_of(context)
+async def recent(update: Update, context: BotContext) -> None:
+    services = context.services
     lang = await language_of(update, services)
     chat = update.effective_chat
     assert chat is not None
@@ -409,9 +368,9 @@ async def recent(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, texts.recent_stories(stories, lang))
 
 
-async def preview(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def preview(update: Update, context: BotContext) -> None:
     """A dry run of a query over the last 72 h of stored items; nothing is saved."""
-    services = services_of(context)
+    services = context.services
     lang = await language_of(update, services)
     text = command_argument(update)
     if not text:
@@ -434,9 +393,9 @@ async def preview(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, texts.preview_result(understood, hits, len(items), PREVIEW_HOURS, lang))
 
 
-async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def button(update: Update, context: BotContext) -> None:
     """Alert buttons. Every press is answered; stale or forged data gets a polite refusal."""
-    services = services_of(context)
+    services = context.services
     press = update.callback_query
     if press is None:
         return
@@ -462,15 +421,15 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await press.answer(answer)
 
 
-async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await reply(update, texts.unknown_command(await language_of(update, services_of(context))))
+async def unknown_command(update: Update, context: BotContext) -> None:
+    await reply(update, texts.unknown_command(await language_of(update, context.services)))
 
 
-async def plain_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await reply(update, texts.plain_text_hint(await language_of(update, services_of(context))))
+async def plain_text(update: Update, context: BotContext) -> None:
+    await reply(update, texts.plain_text_hint(await language_of(update, context.services)))
 
 
-async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_error(update: object, context: BotContext) -> None:
     what = "update" if isinstance(update, Update) else "job"
     log.error("%s failed: %s", what, context.error, exc_info=context.error)
     if isinstance(update, Update) and update.effective_message is not None:

@@ -27,10 +27,10 @@ from bot.config import Settings, starter_topics_path
 from bot.render import i18n, texts
 from bot.telegram.channels import channel_command, forwarded_post, membership_changed
 from bot.telegram.common import BUTTON_FLOOD_LIMIT, BUTTON_GUARD, FLOOD_GUARD, STARTERS
+from bot.telegram.context import Services
 from bot.telegram.guards import FloodGuard, flood_guard
 from bot.telegram.handlers import (
     Handler,
-    Services,
     translated,
 )
 from bot.telegram.onboarding import (
@@ -83,10 +83,8 @@ COMMAND_HANDLERS: dict[str, Handler] = {
 }
 
 
-def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+def register(application: Application[Any, Any, Any, Any, Any, Any], services: Services) -> None:
     """Add this module's handlers; called by `routes.register` before its catch-alls."""
-    services = application.bot_data["services"]
-    assert isinstance(services, Services)
     application.bot_data[FLOOD_GUARD] = FloodGuard()
     application.bot_data[BUTTON_GUARD] = FloodGuard(limit=BUTTON_FLOOD_LIMIT)
     application.bot_data[STARTERS] = load_starter_topics(

@@ -18,7 +18,6 @@ from telegram import (
 )
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import ContextTypes
 
 from bot.match import Aliases, QueryError, parse_query
 from bot.render import i18n, texts
@@ -37,6 +36,7 @@ from bot.telegram.common import (
     send,
     thread_of,
 )
+from bot.telegram.context import BotContext
 from bot.telegram.handlers import (
     command_argument,
     create_topic,
@@ -44,7 +44,6 @@ from bot.telegram.handlers import (
     language_of,
     may_change,
     reply,
-    services_of,
 )
 
 log = logging.getLogger(__name__)
@@ -99,7 +98,7 @@ def load_starter_topics(path: Path, aliases: Aliases | None = None) -> list[Star
     return found[:MAX_STARTERS]
 
 
-def _starters(context: ContextTypes.DEFAULT_TYPE) -> list[StarterTopic]:
+def _starters(context: BotContext) -> list[StarterTopic]:
     starters = context.bot_data.get(STARTERS, [])
     assert isinstance(starters, list)
     return starters
@@ -108,8 +107,8 @@ def _starters(context: ContextTypes.DEFAULT_TYPE) -> list[StarterTopic]:
 # -- /start, /help, /lang ------------------------------------------------------------------
 
 
-async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    services = services_of(context)
+async def start(update: Update, context: BotContext) -> None:
+    services = context.services
     await ensure_chat(update, services)
     lang = await language_of(update, services)
     user = update.effective_user
@@ -131,12 +130,12 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await send(update, text, markup)
 
 
-async def starter_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def starter_pressed(update: Update, context: BotContext) -> None:
     """A starter-topic button: watch its query here. Every press is answered."""
     press = update.callback_query
     if press is None:
         return
-    services = services_of(context)
+    services = context.services
     lang = await language_of(update, services)
     answer = t(lang, "buttons.expired")
     try:
@@ -163,8 +162,8 @@ async def starter_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
             topic = await create_topic(
                 services, chat.id, query.text, thread_id=thread_id, search_language=search_language
             )
-        except QuotaExceeded:
-            answer = t(lang, "watch.quota", count=services.settings.max_topics_per_chat)
+        except QuotaExceeded as exc:
+            answer = texts.quota_reached(exc, lang)
             return
         answer = t(lang, "welcome.started", title=starter.label(lang))
         try:
@@ -181,15 +180,15 @@ async def starter_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
             await press.answer(shorten(answer, 190))
 
 
-async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    services = services_of(context)
+async def help_command(update: Update, context: BotContext) -> None:
+    services = context.services
     lang = await language_of(update, services)
     operator = is_operator(update, services) and is_private(update)
     await reply(update, texts.help_text(lang, operator=operator))
 
 
-async def lang_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    services = services_of(context)
+async def lang_command(update: Update, context: BotContext) -> None:
+    services = context.services
     lang = await language_of(update, services)
     wanted = command_argument(update).lower()
     chat = update.effective_chat

@@ -10,7 +10,6 @@ from datetime import timedelta
 from telegram import Update
 from telegram.constants import ParseMode
 from telegram.error import Forbidden, RetryAfter, TelegramError
-from telegram.ext import ContextTypes
 
 from bot.delivery.flood import BACKGROUND, send_priority
 from bot.render import texts
@@ -18,11 +17,10 @@ from bot.render.format import escape
 from bot.render.i18n import t
 from bot.storage.models import utcnow
 from bot.telegram.common import BROADCAST_MAX_LENGTH, BROADCAST_SPACING, is_operator, is_private
+from bot.telegram.context import BotContext, Services
 from bot.telegram.handlers import (
-    Services,
     language_of,
     reply,
-    services_of,
 )
 
 log = logging.getLogger(__name__)
@@ -31,8 +29,8 @@ log = logging.getLogger(__name__)
 # -- operators -------------------------------------------------------------------------------
 
 
-async def stats_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    services = services_of(context)
+async def stats_command(update: Update, context: BotContext) -> None:
+    services = context.services
     lang = await language_of(update, services)
     if not (is_operator(update, services) and is_private(update)):
         await reply(update, texts.unknown_command(lang))
@@ -41,8 +39,8 @@ async def stats_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     await reply(update, t(lang, "operators.stats", **numbers))
 
 
-async def broadcast_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    services = services_of(context)
+async def broadcast_command(update: Update, context: BotContext) -> None:
+    services = context.services
     lang = await language_of(update, services)
     if not (is_operator(update, services) and is_private(update)):
         await reply(update, texts.unknown_command(lang))
@@ -65,7 +63,7 @@ async def broadcast_command(update: Update, context: ContextTypes.DEFAULT_TYPE) 
 
 
 async def _broadcast(
-    context: ContextTypes.DEFAULT_TYPE,
+    context: BotContext,
     services: Services,
     chat_ids: Sequence[int],
     text: str,

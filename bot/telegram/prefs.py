@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 from telegram import Update
-from telegram.ext import ContextTypes
 
 from bot.delivery.timing import TimingError, parse_clock, parse_quiet, parse_timezone
 from bot.render import texts
@@ -14,27 +13,26 @@ from bot.render.i18n import t
 from bot.render.problems import problem
 from bot.storage.models import Topic
 from bot.subscribers.topics import MODES
+from bot.telegram.context import BotContext, Services
 from bot.telegram.handlers import (
-    Services,
     command_argument,
     ensure_chat,
     language_of,
     may_change,
     reply,
-    services_of,
     sync_search_sources,
 )
 
 
-async def _allowed(update: Update, context: ContextTypes.DEFAULT_TYPE, lang: str) -> bool:
+async def _allowed(update: Update, context: BotContext, lang: str) -> bool:
     if await may_change(update, context):
         return True
     await reply(update, texts.not_admin(lang))
     return False
 
 
-async def _set_chat(update: Update, context: ContextTypes.DEFAULT_TYPE, **values: object) -> None:
-    services = services_of(context)
+async def _set_chat(update: Update, context: BotContext, **values: object) -> None:
+    services = context.services
     await ensure_chat(update, services)
     chat = update.effective_chat
     assert chat is not None
@@ -49,8 +47,8 @@ async def _numbered_topic(services: Services, chat_id: int, typed: str) -> Topic
     return await asyncio.to_thread(services.store.topic_by_number, chat_id, int(digits))
 
 
-async def mode(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    services = services_of(context)
+async def mode(update: Update, context: BotContext) -> None:
+    services = context.services
     lang = await language_of(update, services)
     parts = command_argument(update).split()
     if len(parts) != 2 or parts[1].lower() not in MODES or not parts[0].lstrip("#").isdigit():
@@ -70,8 +68,8 @@ async def mode(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, t(lang, "prefs.mode_set", id=topic.number, mode=mode_name))
 
 
-async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    lang = await language_of(update, services_of(context))
+async def timezone(update: Update, context: BotContext) -> None:
+    lang = await language_of(update, context.services)
     text = command_argument(update)
     if not text:
         await reply(update, t(lang, "prefs.tz_usage"))
@@ -87,8 +85,8 @@ async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, t(lang, "prefs.tz_set", zone=escape(name)))
 
 
-async def quiet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    lang = await language_of(update, services_of(context))
+async def quiet(update: Update, context: BotContext) -> None:
+    lang = await language_of(update, context.services)
     parts = command_argument(update).split()
     if not parts or len(parts) > 2 or (len(parts) == 2 and parts[1] not in ("silent", "hold")):
         await reply(update, t(lang, "prefs.quiet_usage"))
@@ -109,8 +107,8 @@ async def quiet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, t(lang, f"prefs.quiet_{how}", start=window[0], end=window[1]))
 
 
-async def digest_time(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    lang = await language_of(update, services_of(context))
+async def digest_time(update: Update, context: BotContext) -> None:
+    lang = await language_of(update, context.services)
     try:
         clock = parse_clock(command_argument(update))
     except TimingError:
@@ -122,9 +120,9 @@ async def digest_time(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     await reply(update, t(lang, "prefs.digest_set", time=clock))
 
 
-async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def search(update: Update, context: BotContext) -> None:
     """Turn a topic's news-search feeds on or off."""
-    services = services_of(context)
+    services = context.services
     lang = await language_of(update, services)
     parts = command_argument(update).split()
     if (

@@ -7,9 +7,9 @@ from typing import Any
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.telegram import events, manage, settings_view, source_pages, story, transfer, translate
+from bot.telegram.context import SERVICES, Services
 from bot.telegram.handlers import (
     COMMAND_HANDLERS,
-    Services,
     button,
     on_error,
     plain_text,
@@ -20,13 +20,13 @@ from bot.telegram.prefs import PREF_COMMANDS
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any], services: Services) -> None:
-    application.bot_data["services"] = services
+    application.bot_data[SERVICES] = services
     for name, callback in {**COMMAND_HANDLERS, **PREF_COMMANDS}.items():
         application.add_handler(CommandHandler(name, translated(callback)))
     # /start, /help, /list, /lang, /channel, /export, /import, operators' commands, their
     # buttons, the flood guard and membership changes; before the catch-alls below.
     transfer.register(application)
-    manage.register(application)
+    manage.register(application, services)
     source_pages.register(application)
     settings_view.register(application)
     events.register(application)

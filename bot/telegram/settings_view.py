@@ -13,18 +13,17 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.render import i18n
 from bot.render.i18n import t
 from bot.render.settings import DIGEST_TIMES, QUIET, ZONES, quiet_label, settings_text
 from bot.storage.models import Chat
+from bot.telegram.context import BotContext, Services
 from bot.telegram.handlers import (
-    Services,
     ensure_chat,
     language_of,
     may_change,
-    services_of,
     translated,
 )
 
@@ -71,8 +70,8 @@ async def _card(services: Services, chat_id: int, lang: str) -> str:
     return settings_text(stored or Chat(id=chat_id), len(topics), lang)
 
 
-async def settings_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    services = services_of(context)
+async def settings_command(update: Update, context: BotContext) -> None:
+    services = context.services
     chat = update.effective_chat
     message = update.effective_message
     if chat is None or message is None:
@@ -104,11 +103,11 @@ def _change(view: str, value: str) -> dict[str, Any] | None:
     return None
 
 
-async def settings_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def settings_pressed(update: Update, context: BotContext) -> None:
     press = update.callback_query
     if press is None:
         return
-    services = services_of(context)
+    services = context.services
     lang = await language_of(update, services)
     answer = t(lang, "buttons.expired")
     try:

@@ -10,14 +10,15 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.push.status import speed_report
 from bot.render import push_texts
 from bot.render.i18n import t
 from bot.render.sources import Page, sources_page, status_page
 from bot.storage.push import PushStore
-from bot.telegram.handlers import command_argument, language_of, services_of, translated
+from bot.telegram.context import BotContext
+from bot.telegram.handlers import command_argument, language_of, translated
 from bot.telegram.translate import translation_status
 
 VIEWS = {"s": sources_page, "t": status_page}
@@ -43,10 +44,8 @@ def page_buttons(view: str, page: Page, lang: str) -> InlineKeyboardMarkup | Non
     return InlineKeyboardMarkup([row])
 
 
-async def _render(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, view: str, page: int
-) -> tuple[Page, str]:
-    services = services_of(context)
+async def _render(update: Update, context: BotContext, view: str, page: int) -> tuple[Page, str]:
+    services = context.services
     lang = await language_of(update, services)
     chat = update.effective_chat
     assert chat is not None
@@ -67,25 +66,25 @@ def _typed_page(update: Update) -> int:
     return int(typed) - 1 if typed.isdigit() and len(typed) <= 3 else 0
 
 
-async def _command(update: Update, context: ContextTypes.DEFAULT_TYPE, view: str) -> None:
+async def _command(update: Update, context: BotContext, view: str) -> None:
     page, lang = await _render(update, context, view, _typed_page(update))
     text = page.text
     if view == "t":
-        text += translation_status(services_of(context).translator, lang)
+        text += translation_status(context.services.translator, lang)
     message = update.effective_message
     if message is not None:
         await message.reply_html(text, reply_markup=page_buttons(view, page, lang), do_quote=False)
 
 
-async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def sources(update: Update, context: BotContext) -> None:
     await _command(update, context, "s")
 
 
-async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def status(update: Update, context: BotContext) -> None:
     await _command(update, context, "t")
 
 
-async def page_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def page_pressed(update: Update, context: BotContext) -> None:
     """‹ or ›: the same message shows another page. Every press is answered."""
     press = update.callback_query
     if press is None:
@@ -94,7 +93,7 @@ async def page_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     answer = None
     try:
         if found is None or not isinstance(press.message, Message):
-            answer = t(await language_of(update, services_of(context)), "buttons.expired")
+            answer = t(await language_of(update, context.services), "buttons.expired")
             return
         page, lang = await _render(update, context, found[1], int(found[2]))
         with suppress(BadRequest):  # an unchanged page

@@ -9,19 +9,20 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.render.i18n import t
 from bot.render.story import PAGE, pages, timeline_text
 from bot.storage.stories import Timeline
-from bot.telegram.handlers import command_argument, language_of, reply, services_of
+from bot.telegram.context import BotContext
+from bot.telegram.handlers import command_argument, language_of, reply
 
 MAX_ID_DIGITS = 18
 
 
-async def story_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def story_command(update: Update, context: BotContext) -> None:
     """/story N: the timeline of story N; /story alone: of the latest story alerted here."""
-    services = services_of(context)
+    services = context.services
     lang = await language_of(update, services)
     chat = update.effective_chat
     assert chat is not None
@@ -46,13 +47,13 @@ async def story_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     )
 
 
-async def story_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def story_pressed(update: Update, context: BotContext) -> None:
     """ "story:N" under an alert sends the timeline; "story:N:P" on a timeline turns its page."""
     press = update.callback_query
     chat = update.effective_chat
     if press is None or chat is None:
         return
-    services = services_of(context)
+    services = context.services
     lang = await language_of(update, services)
     parts = (press.data or "").split(":")
     numbers = [p for p in parts[1:] if p.isdigit() and len(p) <= MAX_ID_DIGITS]
@@ -90,11 +91,11 @@ async def story_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 
 async def _timeline(
-    context: ContextTypes.DEFAULT_TYPE, chat_id: int, story_id: int | None, page: int
+    context: BotContext, chat_id: int, story_id: int | None, page: int
 ) -> Timeline | None:
     if story_id is None:
         return None
-    store = services_of(context).store
+    store = context.services.store
     return await asyncio.to_thread(
         store.story_timeline, chat_id, story_id, PAGE, max(0, page) * PAGE
     )

@@ -16,7 +16,6 @@ from telegram import (
 )
 from telegram.constants import ChatType
 from telegram.error import TelegramError
-from telegram.ext import ContextTypes
 
 from bot.render import texts
 from bot.render.format import escape, shorten
@@ -34,12 +33,11 @@ from bot.telegram.common import (
     is_private,
     send,
 )
+from bot.telegram.context import BotContext, Services
 from bot.telegram.handlers import (
-    Services,
     forget_topic,
     language_of,
     may_change,
-    services_of,
 )
 
 log = logging.getLogger(__name__)
@@ -136,8 +134,8 @@ def confirm_view(
     return text, markup
 
 
-async def list_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    services = services_of(context)
+async def list_command(update: Update, context: BotContext) -> None:
+    services = context.services
     lang = await language_of(update, services)
     chat = update.effective_chat
     assert chat is not None
@@ -147,12 +145,12 @@ async def list_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     await send(update, text, markup)
 
 
-async def list_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def list_pressed(update: Update, context: BotContext) -> None:
     """A /list button. Every press is answered; stale or forged data: "expired"."""
     press = update.callback_query
     if press is None:
         return
-    services = services_of(context)
+    services = context.services
     lang = await language_of(update, services)
     answer: str | None = t(lang, "buttons.expired")
     try:
@@ -163,7 +161,7 @@ async def list_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 
 async def _list_action(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, services: Services, lang: str
+    update: Update, context: BotContext, services: Services, lang: str
 ) -> str | None:
     expired = t(lang, "buttons.expired")
     press = update.callback_query

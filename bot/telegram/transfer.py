@@ -14,7 +14,7 @@ from typing import Any
 
 from telegram import Document, Message, Update
 from telegram.error import TelegramError
-from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
+from telegram.ext import Application, CommandHandler, MessageHandler, filters
 
 from bot.domain import UserError
 from bot.render import texts
@@ -32,13 +32,12 @@ from bot.subscribers.transfer import (
     read_import,
 )
 from bot.telegram.common import thread_of
+from bot.telegram.context import BotContext, Services
 from bot.telegram.handlers import (
-    Services,
     ensure_chat,
     language_of,
     may_change,
     reply,
-    services_of,
     translated,
 )
 
@@ -47,8 +46,8 @@ log = logging.getLogger(__name__)
 _IMPORT_CAPTION = re.compile(r"^/import(?:@(\w+))?(?:\s|$)")
 
 
-async def export_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    services = services_of(context)
+async def export_command(update: Update, context: BotContext) -> None:
+    services = context.services
     lang = await language_of(update, services)
     chat = update.effective_chat
     message = update.effective_message
@@ -86,9 +85,9 @@ def _import_document(message: Message) -> Document | None:
     return None
 
 
-async def import_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def import_command(update: Update, context: BotContext) -> None:
     """/import as a file's caption, or in reply to a message with the file. All or nothing."""
-    services = services_of(context)
+    services = context.services
     lang = await language_of(update, services)
     message = update.effective_message
     chat = update.effective_chat
@@ -148,14 +147,7 @@ async def import_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
             source_limit=services.settings.max_sources_per_chat,
         )
     except QuotaExceeded as exc:
-        kind, count = exc.args if len(exc.args) == 2 else ("topics", 0)
-        key = "too_many_sources" if kind == "sources" else "too_many_topics"
-        limit = (
-            services.settings.max_sources_per_chat
-            if kind == "sources"
-            else services.settings.max_topics_per_chat
-        )
-        over = ImportProblem(key, count=count, limit=limit)
+        over = ImportProblem(f"too_many_{exc.kind}", count=exc.count, limit=exc.limit)
         await reply(update, t(lang, "import.invalid", error=over.text(lang)))
         return
     services.on_topics_changed()

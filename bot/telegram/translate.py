@@ -9,7 +9,7 @@ from typing import Any
 from telegram import Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.delivery.render import render_alert
 from bot.delivery.translate import AlertTranslator, wanted_target
@@ -18,13 +18,13 @@ from bot.language.detect import normalize_code
 from bot.render import i18n, texts
 from bot.render.format import AlertView, escape
 from bot.storage.translations import TranslationStore
+from bot.telegram.context import BotContext
 from bot.telegram.handlers import (
     change_request,
     command_argument,
     ensure_chat,
     language_of,
     reply,
-    services_of,
     translated,
 )
 
@@ -35,7 +35,7 @@ def _name(lang: str, code: str) -> str:
     return escape(i18n.language_name(lang, code))
 
 
-async def translate_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def translate_command(update: Update, context: BotContext) -> None:
     """/translate: the state; /translate on [LANG]; /translate off."""
     allowed = await change_request(update, context)
     if allowed is None:
@@ -82,11 +82,11 @@ async def _can_target(translator: AlertTranslator, code: str) -> bool:
     return any(code in targets for targets in pairs.values())
 
 
-async def original_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def original_pressed(update: Update, context: BotContext) -> None:
     """The Original button: in a private chat, the alert as the outlet wrote it, as a reply to
     the translation; in groups and channels, where a reply would reach everyone, the original
     headline in a pop-up for the one who pressed."""
-    services = services_of(context)
+    services = context.services
     press = update.callback_query
     chat = update.effective_chat
     if press is None or chat is None:
