@@ -208,8 +208,8 @@ class WorkerRuntime:
             await self.poller.hints.refresh()
         self.jobs_running.inc()
         try:
-            # _poll_safely: one bad source records its error instead of failing the job.
-            outcome = await self.poller._poll_safely(source)
+            # One bad source records its error instead of failing the job.
+            outcome = await self.poller.poll_safely(source)
         finally:
             self.jobs_running.dec()
         self.record(outcome)
