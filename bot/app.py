@@ -81,46 +81,18 @@ class Runtime(Role):
             ),
         )
         self.poll_health = PollHealth()
-        self.sender = Sender(
-            self.store, self.application.bot, on_event=self.metrics.record_send_event
-        )
-        self.editor = StoryEditor(
-            self.store,
-            self.application.bot,
-            self.sender,
-            interval=settings.story_edit_interval,
-            on_event=self.metrics.record_send_event,
-        )
-        self.sender.translator = build_translator(
-            settings,
-            self.store,
-            on_ready=self.sender.wake,
-            on_event=self.metrics.record_translation_event,
-        )
-        self.batches = BatchSender(self.store, self.application.bot, self.sender)
-        self.event_notices = EventNotifier(
-            EventStore(self.store),
-            self.application.bot,
-            self.sender,
-        )
+        self._build_delivery()
         self.delays = DelayObserver(self.push_store, self.metrics.alert_delay)
         # Scaled mode: deliveries go to the workers' queue (see `start`).
         self.push_queue: Callable[[Source, FetchResult], Awaitable[None]] | None = None
         self._queue_app: Any = None
         self.subscriber, discovery = self._websub(settings)
-        lane = None
-        if settings.ingest_process and is_shared(settings.database_url):
-            lane = ProcessLane(
-                settings.database_url,
-                aliases_file=self.aliases_file,
-                story_window=timedelta(days=settings.story_window_days),
-            )
         self.poller = self.build_poller(
             TopicCache(self.aliases),
             on_enqueued=self.sender.wake,
             on_retired=self.tell_source_gone,
             on_feed=discovery.note if discovery is not None else None,
-            lane=lane,
+            lane=self._process_lane(),
         )
         self.services = Services(
             self.store,
@@ -142,6 +114,40 @@ class Runtime(Role):
         self._editor_task: asyncio.Task[None] | None = None
         self._listener_task: asyncio.Task[None] | None = None
         self._started = False
+
+    def _build_delivery(self) -> None:
+        """The sender and what sends through it: story edits, translations, digests and
+        event reminders."""
+        bot = self.application.bot
+        on_event = self.metrics.record_send_event
+        self.sender = Sender(self.store, bot, on_event=on_event)
+        self.editor = StoryEditor(
+            self.store,
+            bot,
+            self.sender,
+            interval=self.settings.story_edit_interval,
+            on_event=on_event,
+        )
+        self.sender.translator = build_translator(
+            self.settings,
+            self.store,
+            on_ready=self.sender.wake,
+            on_event=self.metrics.record_translation_event,
+        )
+        self.batches = BatchSender(self.store, bot, self.sender)
+        self.event_notices = EventNotifier(EventStore(self.store), bot, self.sender)
+
+    def _process_lane(self) -> ProcessLane | None:
+        """Feeds read and claimed in a helper process, when other processes can open the
+        database too (INGEST_PROCESS)."""
+        settings = self.settings
+        if not (settings.ingest_process and is_shared(settings.database_url)):
+            return None
+        return ProcessLane(
+            settings.database_url,
+            aliases_file=self.aliases_file,
+            story_window=timedelta(days=settings.story_window_days),
+        )
 
     def _websub(self, settings: Settings) -> tuple[WebSubSubscriber | None, HubDiscovery | None]:
         """The WebSub subscriber, when PUBLIC_URL names where hubs reach the health listener."""
