@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from datetime import timedelta
@@ -14,8 +13,9 @@ from sqlalchemy.exc import OperationalError
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder
 
-from bot.config import USER_AGENT, Settings, load_configured_aliases, load_sources
-from bot.core import make_fetcher
+from bot.config import USER_AGENT, Settings, load_sources
+from bot.core import SHUTDOWN_GRACE
+from bot.core.role import Role
 from bot.delivery.batches import BatchSender
 from bot.delivery.editor import StoryEditor
 from bot.delivery.flood import FloodControl
@@ -24,22 +24,15 @@ from bot.delivery.reminders import EventNotifier
 from bot.delivery.sender import Sender
 from bot.delivery.translate import build_translator
 from bot.domain import FetchResult
-from bot.observability import HealthServer, Metrics
 from bot.pipeline.lanes import ProcessLane
-from bot.pipeline.poller import Poller, PollOutcome
 from bot.pipeline.topics import TopicCache
 from bot.poll_health import PollHealth
-from bot.push.hints import ScheduleHints
 from bot.push.latency import DelayObserver
 from bot.push.subscriber import CALLBACK_PREFIX, HubDiscovery, WebSubSubscriber
-from bot.sources.articles import ArticleFetcher
-from bot.sources.schedule import Clamp
-from bot.storage.db import is_shared, make_engine
+from bot.storage.db import is_shared
 from bot.storage.events import EventStore
 from bot.storage.migrate import upgrade_database
 from bot.storage.models import Source, utcnow
-from bot.storage.push import PushStore
-from bot.storage.store import Store
 from bot.telegram.context import CONTEXT_TYPES, BotContext, Services
 from bot.telegram.events import calendar_route
 from bot.telegram.limiter import FloodLimiter
@@ -49,7 +42,6 @@ from bot.telegram.updates import ChatOrderedUpdates
 
 log = logging.getLogger(__name__)
 
-SHUTDOWN_GRACE = 8.0
 RETENTION_EVERY = 6 * 3600.0
 BATCH_EVERY = 20.0  # digests and held alerts are looked at this often
 
@@ -72,7 +64,7 @@ def build_application(
     )
 
 
-class Runtime:
+class Runtime(Role):
     """Everything one process runs: Telegram updates, the poll schedule and the sender.
 
     With `poll_locally=False` (`--role bot` in scaled mode) it polls nothing: workers do, and
@@ -80,13 +72,8 @@ class Runtime:
     """
 
     def __init__(self, settings: Settings, *, poll_locally: bool = True) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self.poll_locally = poll_locally
-        self.engine = make_engine(settings.database_url)
-        self.store = Store(self.engine)
-        aliases_file, aliases = load_configured_aliases(settings)
-        self.fetcher = make_fetcher(settings)
-        self.metrics = Metrics()
         self.flood = FloodControl()
         self.application = build_application(
             settings,
@@ -95,84 +82,31 @@ class Runtime:
             ),
         )
         self.poll_health = PollHealth()
-        self.sender = Sender(
-            self.store, self.application.bot, on_event=self.metrics.record_send_event
-        )
-        self.editor = StoryEditor(
-            self.store,
-            self.application.bot,
-            self.sender,
-            interval=settings.story_edit_interval,
-            on_event=self.metrics.record_send_event,
-        )
-        self.sender.translator = build_translator(
-            settings,
-            self.store,
-            on_ready=self.sender.wake,
-            on_event=self.metrics.record_translation_event,
-        )
-        self.batches = BatchSender(self.store, self.application.bot, self.sender)
-        self.event_notices = EventNotifier(
-            EventStore(self.store),
-            self.application.bot,
-            self.sender,
-        )
-        self.articles = ArticleFetcher(self.fetcher)
-        self.push_store = PushStore(self.store)
-        self.hints = ScheduleHints(
-            self.push_store,
-            min_interval=settings.poll_min_interval,
-            safety_interval=settings.push_safety_interval,
-        )
+        self._build_delivery()
         self.delays = DelayObserver(self.push_store, self.metrics.alert_delay)
         # Scaled mode: deliveries go to the workers' queue (see `start`).
         self.push_queue: Callable[[Source, FetchResult], Awaitable[None]] | None = None
         self._queue_app: Any = None
         self.subscriber, discovery = self._websub(settings)
-        lane = None
-        if settings.ingest_process and is_shared(settings.database_url):
-            lane = ProcessLane(
-                settings.database_url,
-                aliases_file=aliases_file,
-                story_window=timedelta(days=settings.story_window_days),
-            )
-        self.poller = Poller(
-            self.store,
-            self.fetcher,
-            TopicCache(aliases),
-            default_interval=settings.poll_interval,
-            clamp=Clamp(settings.poll_min_interval, settings.poll_max_interval),
-            articles=self.articles,
-            full_text=settings.full_text,
-            full_text_per_poll=settings.full_text_per_poll,
-            story_window=timedelta(days=settings.story_window_days),
+        self.poller = self.build_poller(
+            TopicCache(self.aliases),
             on_enqueued=self.sender.wake,
             on_retired=self.tell_source_gone,
-            lane=lane,
-            hints=self.hints,
             on_feed=discovery.note if discovery is not None else None,
+            lane=self._process_lane(),
         )
         self.services = Services(
             self.store,
             settings,
-            aliases,
+            self.aliases,
             fetcher=self.fetcher,
             articles=self.articles,
             translator=self.sender.translator,
         )
         register(self.application, self.services)
-        self.health_server: HealthServer | None = None
-        if settings.health_port:
-            routes = {CALLBACK_PREFIX: self.subscriber.handle} if self.subscriber else {}
-            self.health_server = HealthServer(
-                self.metrics,
-                self.health,
-                self.refresh_gauges,
-                port=settings.health_port,
-                request_routes=routes,
-                max_body=settings.fetch_max_bytes,
-            )
-            self.health_server.routes["/calendar/"] = calendar_route(
+        routes = {CALLBACK_PREFIX: self.subscriber.handle} if self.subscriber else {}
+        if (health_server := self.serve_health(routes)) is not None:
+            health_server.routes["/calendar/"] = calendar_route(
                 EventStore(self.store), lambda: self.services.clock()
             )
         self._stop = asyncio.Event()
@@ -181,6 +115,40 @@ class Runtime:
         self._editor_task: asyncio.Task[None] | None = None
         self._listener_task: asyncio.Task[None] | None = None
         self._started = False
+
+    def _build_delivery(self) -> None:
+        """The sender and what sends through it: story edits, translations, digests and
+        event reminders."""
+        bot = self.application.bot
+        on_event = self.metrics.record_send_event
+        self.sender = Sender(self.store, bot, on_event=on_event)
+        self.editor = StoryEditor(
+            self.store,
+            bot,
+            self.sender,
+            interval=self.settings.story_edit_interval,
+            on_event=on_event,
+        )
+        self.sender.translator = build_translator(
+            self.settings,
+            self.store,
+            on_ready=self.sender.wake,
+            on_event=self.metrics.record_translation_event,
+        )
+        self.batches = BatchSender(self.store, bot, self.sender)
+        self.event_notices = EventNotifier(EventStore(self.store), bot, self.sender)
+
+    def _process_lane(self) -> ProcessLane | None:
+        """Feeds read and claimed in a helper process, when other processes can open the
+        database too (INGEST_PROCESS)."""
+        settings = self.settings
+        if not (settings.ingest_process and is_shared(settings.database_url)):
+            return None
+        return ProcessLane(
+            settings.database_url,
+            aliases_file=self.aliases_file,
+            story_window=timedelta(days=settings.story_window_days),
+        )
 
     def _websub(self, settings: Settings) -> tuple[WebSubSubscriber | None, HubDiscovery | None]:
         """The WebSub subscriber, when PUBLIC_URL names where hubs reach the health listener."""
@@ -198,12 +166,7 @@ class Runtime:
             timeout=settings.fetch_timeout,
             verify_timeout=settings.websub_verify_timeout,
         )
-        discovery = HubDiscovery(
-            self.push_store,
-            allow_private=settings.allow_private_networks,
-            on_new=subscriber.wake,
-        )
-        return subscriber, discovery
+        return subscriber, self.hub_discovery(on_new=subscriber.wake)
 
     async def _queue_deliveries(self) -> None:
         """Scaled mode: the bot role takes hubs' deliveries, workers read them."""
@@ -226,11 +189,6 @@ class Runtime:
             await self.push_queue(source, result)
             return
         self.record(await self.poller.ingest_pushed(source, result))
-
-    @property
-    def poll_tick(self) -> float:
-        """How often due sources are looked for: often enough for the shortest interval."""
-        return max(0.5, min(self.settings.poll_interval / 2, 15.0))
 
     async def start(self) -> None:
         await asyncio.to_thread(upgrade_database, self.engine)
@@ -312,13 +270,6 @@ class Runtime:
         for outcome in outcomes:
             self.record(outcome)
 
-    def record(self, outcome: PollOutcome) -> None:
-        self.metrics.polls.labels(outcome.status).inc()
-        if outcome.error_kind:
-            self.metrics.fetch_errors.labels(outcome.error_kind).inc()
-        self.metrics.items_seen.inc(outcome.new_items)
-        self.metrics.matches.inc(outcome.alerts)
-
     async def _batch_job(self, _context: BotContext) -> None:
         try:
             await self.batches.send_due()
@@ -337,34 +288,24 @@ class Runtime:
             log.info("pruned %d items older than %d days", removed, self.settings.retention_days)
 
     async def health(self) -> dict[str, Any]:
-        report: dict[str, Any] = {}
-        try:
-            await asyncio.wait_for(asyncio.to_thread(self.store.ping), 5)
-            report["database"] = "ok"
-        except Exception as exc:
-            report["database"] = f"unreachable: {type(exc).__name__}"
+        report: dict[str, Any] = {"database": await self.database_state()}
         job_queue = self.application.job_queue
         scheduler_alive = bool(job_queue is not None and job_queue.scheduler.running)
         report["scheduler"] = "ok" if scheduler_alive else "stopped"
-        last = self.poller.last_cycle_at
-        report["last_poll_age_seconds"] = (
-            round((utcnow() - last).total_seconds(), 1) if last is not None else None
-        )
+        report["last_poll_age_seconds"] = self.last_poll_age()
         problem = self.poll_health.problem(self.poller.lane.deaths_in_a_row)
         report["polling"] = problem or "ok"
         report["ok"] = report["database"] == "ok" and scheduler_alive and problem is None
         return report
 
     async def refresh_gauges(self) -> None:
-        await self.metrics.refresh_from(self.store, self.poller.last_cycle_at)
+        await super().refresh_gauges()
         await self.delays.observe()
 
     async def stop(self) -> None:
         """Stop taking work, let sends in flight finish, and close everything."""
         if not self._started:
-            self.poller.close()
-            await self.fetcher.aclose()
-            self.engine.dispose()
+            await self.close()
             return
         self._started = False
         self._stop.set()
@@ -400,25 +341,6 @@ class Runtime:
             await self.application.stop()
         with suppress(Exception):
             await self.application.shutdown()
-        self.poller.close()
         if self.sender.translator is not None:
             await self.sender.translator.close()
-        await self.fetcher.aclose()
-        self.engine.dispose()
-
-    async def run_until_signal(self) -> None:
-        loop = asyncio.get_running_loop()
-        stop = asyncio.Event()
-        for name in ("SIGINT", "SIGTERM"):
-            with suppress(NotImplementedError, AttributeError):
-                loop.add_signal_handler(getattr(signal, name), stop.set)
-        try:
-            await self.start()
-        except BaseException:
-            await self.stop()
-            raise
-        try:
-            await stop.wait()
-        finally:
-            log.info("shutting down")
-            await self.stop()
+        await self.close()

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import ConfigError, Settings, load_configured_aliases
-from bot.core import make_fetcher
+from bot.core import make_fetcher, run_until_signal
 from bot.domain import Item
 from bot.match import MatchDoc, Query, QueryError, match, parse_query
 from bot.sources.extract import extract_article
@@ -153,8 +153,7 @@ def run_bot(settings: Settings, role: str = "all") -> int:
     )
 
     async def main() -> None:
-        runtime = Runtime(settings, poll_locally=role == "all")
-        await runtime.run_until_signal()
+        await run_until_signal(Runtime(settings, poll_locally=role == "all"))
 
     return run_reporting_faults(main, settings)
 
@@ -183,7 +182,7 @@ def run_worker(settings: Settings) -> int:
     setup_logging(settings.log_level, json_lines=settings.log_json, secrets=secrets)
 
     async def main() -> None:
-        await WorkerRuntime(settings).run_until_signal()
+        await run_until_signal(WorkerRuntime(settings))
 
     return run_reporting_faults(main, settings)
 

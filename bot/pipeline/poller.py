@@ -129,7 +129,7 @@ class Poller:
 
             async def poll(source: Source) -> PollOutcome:
                 async with gate:
-                    return await self._poll_safely(source)
+                    return await self.poll_safely(source)
 
             self._records = []
             try:
@@ -145,7 +145,8 @@ class Poller:
             batch, self._records = self._records, []
             await asyncio.to_thread(self.store.record_polls, batch)
 
-    async def _poll_safely(self, source: Source) -> PollOutcome:
+    async def poll_safely(self, source: Source) -> PollOutcome:
+        """Poll one source; an unexpected failure is recorded as its error, never raised."""
         try:
             return await self.poll_source(source)
         except Exception as exc:  # one bad source must never stop the cycle

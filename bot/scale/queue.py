@@ -27,11 +27,13 @@ from procrastinate import exceptions as queue_errors
 from procrastinate.job_context import JobContext
 from procrastinate.jobs import Job, Status
 from procrastinate.schema import SchemaManager
-from sqlalchemy import text
+from sqlalchemy import String, Update, cast, column, literal, literal_column, table, text, update
 from sqlalchemy.engine import Engine
+from sqlmodel import col, select
 
 from bot.scale.pg import conninfo
-from bot.storage.models import Chat, ChatSource, Source
+from bot.storage.models import Source
+from bot.storage.sources_rows import due_first
 
 log = logging.getLogger(__name__)
 
@@ -102,26 +104,28 @@ def ensure_queue_schema(engine: Engine) -> bool:
     return True
 
 
-# `NOT IN` over the queued and running locks: one hashed set, whatever the planner believes
-# about the size of the (busy, rarely analyzed) jobs table.
-_LEASE_DUE = """
-UPDATE {source} AS s SET next_check_at = :until
- WHERE s.next_check_at <= :now
-   AND s.id IN (
-       SELECT d.id FROM {source} AS d
-        WHERE NOT d.retired
-          AND d.next_check_at <= :now
-          AND (d.is_global OR d.id IN (
-                SELECT cs.source_id FROM {chat_source} AS cs
-                  JOIN {chat} AS c ON c.id = cs.chat_id
-                 WHERE c.active))
-          AND 'source-' || d.id NOT IN (
-                SELECT j.lock FROM procrastinate_jobs AS j
-                 WHERE j.status IN ('todo', 'doing') AND j.lock IS NOT NULL)
-        ORDER BY d.next_check_at
-        LIMIT :limit)
-RETURNING s.id
-"""
+# Procrastinate's jobs, only as far as the deferrer reads them.
+_JOBS = table("procrastinate_jobs", column("status"), column("lock"))
+
+
+def _lease_due(now: datetime, until: datetime, limit: int) -> Update:
+    """Move the next check of due sources without a queued or running job to `until`.
+
+    `NOT IN` over the queued and running locks: one hashed set, whatever the planner believes
+    about the size of the (busy, rarely analyzed) jobs table."""
+    busy = select(_JOBS.c.lock).where(
+        _JOBS.c.status.in_([literal_column("'todo'"), literal_column("'doing'")]),
+        _JOBS.c.lock.is_not(None),
+    )
+    lock = literal("source-") + cast(col(Source.id), String)
+    due = due_first(select(col(Source.id)), now, limit).where(lock.not_in(busy))
+    return (
+        update(Source)
+        # correlate(None): the subquery reads the table afresh, not only the row being updated
+        .where(col(Source.next_check_at) <= now, col(Source.id).in_(due.correlate(None)))
+        .values(next_check_at=until)
+        .returning(col(Source.id))
+    )
 
 
 def lease_due_sources(
@@ -129,20 +133,13 @@ def lease_due_sources(
 ) -> list[int] | None:
     """Due sources that someone needs and that have no job queued or running, with their
     next check moved to `now + lease`; None if another deferrer is at work right now."""
-    statement = text(
-        _LEASE_DUE.format(
-            source=Source.__tablename__,
-            chat_source=ChatSource.__tablename__,
-            chat=Chat.__tablename__,
-        )
-    )
     with engine.begin() as connection:
         got = connection.execute(
             text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": DEFERRER_LOCK}
         ).scalar()
         if not got:
             return None
-        rows = connection.execute(statement, {"now": now, "until": now + lease, "limit": limit})
+        rows = connection.execute(_lease_due(now, now + lease, limit))
         return sorted(int(source_id) for source_id in rows.scalars())
 
 

@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import time
 from contextlib import suppress
-from datetime import timedelta
 from typing import Any
 
 from procrastinate.jobs import Job
@@ -28,15 +26,12 @@ from sqlalchemy.exc import OperationalError
 from telegram import Bot
 from telegram.error import TelegramError
 
-from bot.config import Settings, load_configured_aliases
-from bot.core import fetcher_options
+from bot.config import Settings
+from bot.core import SHUTDOWN_GRACE, fetcher_options
+from bot.core.role import Role
 from bot.delivery.notices import tell_source_gone
 from bot.domain import FetchResult
-from bot.observability import HealthServer, Metrics
-from bot.pipeline.poller import Poller, PollOutcome
 from bot.pipeline.topics import TopicCache
-from bot.push.hints import ScheduleHints
-from bot.push.subscriber import HubDiscovery
 from bot.scale.hosts import HostSlots, PoliteFetcher
 from bot.scale.notify import OutboxNotifier
 from bot.scale.pg import conninfo
@@ -50,62 +45,34 @@ from bot.scale.queue import (
     queue_refreshes,
     recover_stalled,
 )
-from bot.sources.articles import ArticleFetcher
-from bot.sources.schedule import Clamp
-from bot.storage.db import make_engine
 from bot.storage.migrate import upgrade_database
 from bot.storage.models import Source, utcnow
-from bot.storage.push import PushStore
-from bot.storage.store import Store
 
 log = logging.getLogger(__name__)
 
-SHUTDOWN_GRACE = 8.0
 TOPICS_MAX_AGE = 1.0  # seconds a worker matches with a cached copy of the active topics
 RESTART_DELAY = 2.0
 DEFER_EVERY = 2.0  # seconds between deferrer passes at most
 RUNNING_LINE = "Summit Watch is running (worker)"
 
 
-class WorkerRuntime:
+class WorkerRuntime(Role):
     """Everything one worker process runs."""
 
+    tick_at_most = DEFER_EVERY  # due sources are a cheap indexed query: every few seconds
+
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.engine = make_engine(settings.database_url)
-        self.store = Store(self.engine)
-        _, aliases = load_configured_aliases(settings)
         self.slots = HostSlots(conninfo(settings.database_url), settings.fetch_per_host)
-        self.fetcher = PoliteFetcher(slots=self.slots, **fetcher_options(settings))
+        super().__init__(settings, PoliteFetcher(slots=self.slots, **fetcher_options(settings)))
         self.app = make_app(settings.database_url)
         self.notifier = OutboxNotifier(self._execute)
-        self.topics = TopicCache(aliases)
-        push_store = PushStore(self.store)
+        self.topics = TopicCache(self.aliases)
         # The bot role subscribes; workers note the hubs their polls find.
-        discovery = (
-            HubDiscovery(
-                push_store, allow_private=settings.allow_private_networks, on_new=lambda: None
-            )
-            if settings.public_url
-            else None
-        )
-        self.poller = Poller(
-            self.store,
-            self.fetcher,
+        discovery = self.hub_discovery(on_new=lambda: None) if settings.public_url else None
+        self.poller = self.build_poller(
             self.topics,
-            default_interval=settings.poll_interval,
-            clamp=Clamp(settings.poll_min_interval, settings.poll_max_interval),
-            articles=ArticleFetcher(self.fetcher),
-            full_text=settings.full_text,
-            full_text_per_poll=settings.full_text_per_poll,
-            story_window=timedelta(days=settings.story_window_days),
             on_enqueued=self.notifier.poke,
             on_retired=self.tell_source_gone,
-            hints=ScheduleHints(
-                push_store,
-                min_interval=settings.poll_min_interval,
-                safety_interval=settings.push_safety_interval,
-            ),
             on_feed=discovery.note if discovery is not None else None,
         )
         self.bot: Bot | None = None
@@ -115,7 +82,6 @@ class WorkerRuntime:
                 base_url=settings.telegram_base_url,
                 base_file_url=settings.telegram_file_url,
             )
-        self.metrics = Metrics()
         registry = self.metrics.registry
         self.jobs_queued = Counter(
             "summit_jobs_queued", "Refresh jobs this worker's deferrer queued", registry=registry
@@ -131,11 +97,7 @@ class WorkerRuntime:
             "Times a request found every shared slot of its host taken",
             registry=registry,
         )
-        self.health_server: HealthServer | None = None
-        if settings.health_port:
-            self.health_server = HealthServer(
-                self.metrics, self.health, self.refresh_gauges, port=settings.health_port
-            )
+        self.serve_health()
         self.worker_id: int | None = None
         self.refreshes = 0
         self._stop = asyncio.Event()
@@ -145,11 +107,6 @@ class WorkerRuntime:
         self._topics_lock = asyncio.Lock()
         self._bot_ready = False
         self._started = False
-
-    @property
-    def poll_tick(self) -> float:
-        """How often due sources are looked for: a cheap indexed query, so every few seconds."""
-        return max(0.5, min(self.settings.poll_interval / 2, DEFER_EVERY))
 
     async def start(self) -> None:
         if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
@@ -204,12 +161,11 @@ class WorkerRuntime:
         if source is None or source.retired:
             return "gone"
         await self._fresh_topics()
-        if self.poller.hints is not None:
-            await self.poller.hints.refresh()
+        await self.hints.refresh()
         self.jobs_running.inc()
         try:
-            # _poll_safely: one bad source records its error instead of failing the job.
-            outcome = await self.poller._poll_safely(source)
+            # One bad source records its error instead of failing the job.
+            outcome = await self.poller.poll_safely(source)
         finally:
             self.jobs_running.dec()
         self.record(outcome)
@@ -237,13 +193,6 @@ class WorkerRuntime:
             active = await asyncio.to_thread(self.store.active_topics)
             self.topics.refresh(active)
             self._topics_at = time.monotonic()
-
-    def record(self, outcome: PollOutcome) -> None:
-        self.metrics.polls.labels(outcome.status).inc()
-        if outcome.error_kind:
-            self.metrics.fetch_errors.labels(outcome.error_kind).inc()
-        self.metrics.items_seen.inc(outcome.new_items)
-        self.metrics.matches.inc(outcome.alerts)
 
     # -- queueing jobs --------------------------------------------------------------------
 
@@ -293,23 +242,16 @@ class WorkerRuntime:
 
     async def health(self) -> dict[str, Any]:
         report: dict[str, Any] = {"role": "worker", "worker_id": self.worker_id}
-        try:
-            await asyncio.wait_for(asyncio.to_thread(self.store.ping), 5)
-            report["database"] = "ok"
-        except Exception as exc:
-            report["database"] = f"unreachable: {type(exc).__name__}"
+        report["database"] = await self.database_state()
         alive = self._worker_task is not None and not self._worker_task.done()
         report["worker"] = "ok" if alive else "stopped"
         report["refreshes"] = self.refreshes
-        last = self.poller.last_cycle_at
-        report["last_refresh_age_seconds"] = (
-            round((utcnow() - last).total_seconds(), 1) if last is not None else None
-        )
+        report["last_refresh_age_seconds"] = self.last_poll_age()
         report["ok"] = report["database"] == "ok" and alive
         return report
 
     async def refresh_gauges(self) -> None:
-        await self.metrics.refresh_from(self.store, self.poller.last_cycle_at)
+        await super().refresh_gauges()
         self.host_waits.set(self.slots.waits)
 
     async def stop(self) -> None:
@@ -331,19 +273,4 @@ class WorkerRuntime:
             with suppress(Exception):
                 await self.bot.shutdown()
         await self.slots.aclose()
-        self.poller.close()
-        await self.fetcher.aclose()
-        self.engine.dispose()
-
-    async def run_until_signal(self) -> None:
-        loop = asyncio.get_running_loop()
-        stop = asyncio.Event()
-        for name in ("SIGINT", "SIGTERM"):
-            with suppress(NotImplementedError, AttributeError):
-                loop.add_signal_handler(getattr(signal, name), stop.set)
-        try:
-            await self.start()
-            await stop.wait()
-        finally:
-            log.info("shutting down")
-            await self.stop()
+        await self.close()

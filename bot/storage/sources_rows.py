@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import bindparam, case, delete, func, update
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from bot.config import SourceSpec
 from bot.domain import site_of
@@ -23,6 +25,28 @@ from bot.storage.rows import (
     PollRecord,
     QuotaExceeded,
 )
+
+T = TypeVar("T")
+
+
+def due_first(statement: SelectOfScalar[T], now: datetime, limit: int) -> SelectOfScalar[T]:
+    """The one rule of which sources are due, for the single process and the job queue alike:
+    not retired, next check reached, and needed by someone (global, or added by an active
+    chat); the longest overdue first, at most `limit`."""
+    linked = (
+        select(ChatSource.source_id)
+        .join(Chat, col(Chat.id) == col(ChatSource.chat_id))
+        .where(col(Chat.active).is_(True))
+    )
+    return (
+        statement.where(
+            col(Source.retired).is_(False),
+            col(Source.next_check_at) <= now,
+            col(Source.is_global).is_(True) | col(Source.id).in_(linked),
+        )
+        .order_by(col(Source.next_check_at))
+        .limit(limit)
+    )
 
 
 class SourceRows(StoreBase):
@@ -56,22 +80,7 @@ class SourceRows(StoreBase):
     def due_sources(self, now: datetime, limit: int = 5000) -> list[Source]:
         """Due sources that someone still needs: global ones, or ones an active chat added."""
         with self.reading() as session:
-            linked = (
-                select(ChatSource.source_id)
-                .join(Chat, col(Chat.id) == col(ChatSource.chat_id))
-                .where(col(Chat.active).is_(True))
-            )
-            statement = (
-                select(Source)
-                .where(
-                    col(Source.retired).is_(False),
-                    col(Source.next_check_at) <= now,
-                    col(Source.is_global).is_(True) | col(Source.id).in_(linked),
-                )
-                .order_by(col(Source.next_check_at))
-                .limit(limit)
-            )
-            return list(session.exec(statement).all())
+            return list(session.exec(due_first(select(Source), now, limit)).all())
 
     def sources_for_chat(self, chat_id: int) -> list[Source]:
         with self.reading() as session:
