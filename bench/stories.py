@@ -48,11 +48,12 @@ from bot.dedup import near, stories, terms
 from bot.dedup.fingerprint import url_key
 from bot.match import load_aliases
 from bot.pipeline.keys import item_keys
+from bot.render.format import AlertView
 from bot.sources.normalize import normalize_entry
 from bot.storage.db import make_engine
 from bot.storage.migrate import upgrade_database
 from bot.storage.models import Story, StoryBand, StoryTerm
-from bot.storage.store import Candidate, NewItem, OutboxRow, Store
+from bot.storage.store import AlertDraft, Candidate, Store
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "stories"
@@ -205,15 +206,12 @@ def replay(labelled: Sequence[Labelled], rule: str, directory: str) -> Score:
             assert source.id is not None
             ids[url] = source.id
     candidates = [candidate_of(entry.item) for entry in labelled]
-
-    def route(new: NewItem) -> list[OutboxRow]:
-        return [OutboxRow(1, new.id, None, None, new.item.title, new.item.url)]
-
+    alerts = [{0: [alert(entry.item)]} for entry in labelled]  # chat 1 hears of every story
     started: list[bool] = []
     began = time.perf_counter()
-    for entry, candidate in zip(labelled, candidates, strict=True):
+    for entry, candidate, drafts in zip(labelled, candidates, alerts, strict=True):
         ingested = store.claim_new_items(
-            ids[entry.item.source_url], [candidate], route, decide=RULES[rule]
+            ids[entry.item.source_url], [candidate], drafts, decide=RULES[rule]
         )
         started.append(bool(ingested.claimed))
     seconds = time.perf_counter() - began
@@ -222,6 +220,11 @@ def replay(labelled: Sequence[Labelled], rule: str, directory: str) -> Score:
     result.seconds = seconds
     store.engine.dispose()
     return result
+
+
+def alert(item: domain.Item) -> AlertDraft:
+    view = AlertView(item.title, item.url, item.summary, item.source_name, item.published, "")
+    return AlertDraft(1, None, None, view.to_json(), item.url)
 
 
 def story_id(store: Store, item: domain.Item) -> int:
@@ -422,7 +425,7 @@ def cost(pool: Sequence[Labelled], sizes: Sequence[int], directory: str, repeats
                     report if rule == "stories" else None,  # MinHash-only: no term lookup
                 )
                 began = time.perf_counter()
-                store.claim_new_items(source, [candidate], lambda _n: [], decide=RULES[rule])
+                store.claim_new_items(source, [candidate], {}, decide=RULES[rule])
                 spent[rule].append(time.perf_counter() - began)
         timings = {rule: statistics.median(values) * 1000 for rule, values in spent.items()}
         print(

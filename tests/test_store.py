@@ -14,6 +14,7 @@ from bot.storage.db import make_engine
 from bot.storage.migrate import upgrade_database
 from bot.storage.models import Delivery, Source, Story, utcnow
 from bot.storage.store import OutboxRow, PollRecord, QuotaExceeded, Store
+from tests.support.outbox import alert_of, alerts_for
 
 
 @pytest.fixture
@@ -44,17 +45,13 @@ def test_an_item_is_claimed_once_and_its_alerts_queued_with_it(store: Store) -> 
     store.ensure_chat(1)
     first = item("Putin and Modi meet", "https://a.test/1")
 
-    def route(new):  # type: ignore[no-untyped-def]
-        return [OutboxRow(1, new.id, None, None, "<b>alert</b>", new.item.url)]
-
-    result = store.claim_new_items(source.id, [(first, ["u:1", "t:x"])], route)
+    result = store.claim_new_items(source.id, [(first, ["u:1", "t:x"])], alerts_for([first]))
     assert len(result.claimed) == 1 and result.alerts == 1
-    again = store.claim_new_items(source.id, [(first, ["u:1", "t:x"])], route)
+    again = store.claim_new_items(source.id, [(first, ["u:1", "t:x"])], alerts_for([first]))
     assert again.claimed == [] and again.alerts == 0
     # A copy sharing only its title key is the same story; its new URL is remembered.
-    copy = store.claim_new_items(
-        source.id, [(item("copy", "https://b.test/1"), ["u:2", "t:x"])], route
-    )
+    second = item("copy", "https://b.test/1")
+    copy = store.claim_new_items(source.id, [(second, ["u:2", "t:x"])], alerts_for([second]))
     assert copy.claimed == []
     assert (
         store.claim_new_items(source.id, [(item("x", "https://b.test/1"), ["u:2"])]).claimed == []
@@ -81,11 +78,8 @@ def test_migration_moves_topics_and_queued_alerts(store: Store) -> None:
     store.sync_global_sources([SourceSpec("https://feed.test/rss")])
     source_id = store.due_sources(utcnow())[0].id
     assert source_id is not None
-    store.claim_new_items(
-        source_id,
-        [(item("a", "https://a.test/1"), ["k1"])],
-        lambda new: [OutboxRow(-42, new.id, None, None, "alert", "")],
-    )
+    queued = item("a", "https://a.test/1")
+    store.claim_new_items(source_id, [(queued, ["k1"])], {0: [alert_of(-42, queued)]})
     store.migrate_chat(-42, -100042)
     assert store.get_chat(-42).active is False
     assert store.get_chat(-100042).active is True
@@ -115,14 +109,8 @@ def test_one_story_for_thousands_of_chats_is_queued_whole(store: Store) -> None:
     store.sync_global_sources([SourceSpec("https://feed.test/rss")])
     source_id = store.due_sources(utcnow())[0].id
     assert source_id is not None
-    chats = range(1, 6001)
-
-    def route(new):  # type: ignore[no-untyped-def]
-        return [OutboxRow(chat, new.id, None, None, "alert", "") for chat in chats]
-
-    result = store.claim_new_items(
-        source_id, [(item("big story", "https://a.test/big"), ["k"])], route
-    )
+    big = item("big story", "https://a.test/big")
+    result = store.claim_new_items(source_id, [(big, ["k"])], alerts_for([big], range(1, 6001)))
     assert result.alerts == 6000
     assert store.outbox_backlog() == 6000
 
@@ -216,11 +204,8 @@ def test_a_copy_folded_in_while_the_send_is_recorded_keeps_its_edit(store: Store
     assert source.id is not None
     store.ensure_chat(1)
 
-    def route(new):  # type: ignore[no-untyped-def]
-        return [OutboxRow(1, new.id, None, None, "<b>alert</b>", new.item.url)]
-
     first = item("Putin and Modi meet", "https://a.test/1")
-    store.claim_new_items(source.id, [(first, ["u:1"])], route)
+    store.claim_new_items(source.id, [(first, ["u:1"])], alerts_for([first]))
     [delivery] = store.due_deliveries(utcnow() + timedelta(minutes=1))
     assert delivery.id is not None and delivery.story_id is not None
     rendered = store.stories([delivery.story_id])[delivery.story_id].updated_at
@@ -249,9 +234,6 @@ def test_a_first_poll_records_its_items_so_that_none_alerts_later(store: Store) 
     assert first_source is not None and other is not None
     store.ensure_chat(1)
 
-    def route(new):  # type: ignore[no-untyped-def]
-        return [OutboxRow(1, new.id, None, None, "<b>alert</b>", new.item.url)]
-
     listed = [
         (item("Putin and Modi meet", "https://a.test/1"), ["u:1", "t:meet"]),
         (item("Summit dates set", "https://a.test/2"), ["u:2", "t:dates"]),
@@ -267,7 +249,8 @@ def test_a_first_poll_records_its_items_so_that_none_alerts_later(store: Store) 
 
     # Later polls list them again: nothing alerts, whichever key they come by.
     again = [*listed[:3], (item("x", "https://b.test/9"), ["u:9"])]
-    later = store.claim_new_items(first_source, again, route)
+    later = store.claim_new_items(first_source, again, alerts_for([new for new, _ in again]))
     assert later.claimed == [] and later.alerts == 0
-    news = store.claim_new_items(first_source, [(item("New", "https://a.test/3"), ["u:3"])], route)
+    fresh = item("New", "https://a.test/3")
+    news = store.claim_new_items(first_source, [(fresh, ["u:3"])], alerts_for([fresh]))
     assert len(news.claimed) == 1 and news.alerts == 1

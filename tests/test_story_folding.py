@@ -21,7 +21,8 @@ from bot.pipeline.keys import item_keys
 from bot.storage.db import make_engine
 from bot.storage.migrate import upgrade_database
 from bot.storage.models import Story
-from bot.storage.store import Candidate, NewItem, OutboxRow, Store
+from bot.storage.store import Candidate, Store
+from tests.support.outbox import alerts_for
 
 PUBLISHED = datetime.now(UTC) - timedelta(hours=1)
 
@@ -78,12 +79,8 @@ def open_store(url: str) -> Store:
 def claim(store: Store, source_id: int, item: domain.Item) -> bool:
     """Claim one item for chat 1; True when it started a story (and alerted)."""
     rep = report_of(item)
-
-    def route(new: NewItem) -> list[OutboxRow]:
-        return [OutboxRow(1, new.id, None, None, new.item.title, new.item.url)]
-
     done = store.claim_new_items(
-        source_id, [Candidate(item, item_keys(item), rep.signature, rep)], route
+        source_id, [Candidate(item, item_keys(item), rep.signature, rep)], alerts_for([item])
     )
     return bool(done.claimed)
 
@@ -132,15 +129,11 @@ def test_a_folded_report_still_alerts_a_topic_the_first_report_did_not_match(
     store = open_store(engine_url)
     ids = sources(store)
     store.ensure_chat(2)
-
-    def route(new: NewItem) -> list[OutboxRow]:
-        chats = [1, 2] if "pictures" in new.item.title.lower() else [1]
-        return [OutboxRow(chat, new.id, None, None, new.item.title, new.item.url) for chat in chats]
-
     for outlet, item in (("CNN", CNN), ("BBC News", BBC_PICTURES)):
         rep = report_of(item)
         candidate = Candidate(item, item_keys(item), rep.signature, rep)
-        store.claim_new_items(ids[outlet], [candidate], route)
+        chats = [1, 2] if "pictures" in item.title.lower() else [1]
+        store.claim_new_items(ids[outlet], [candidate], alerts_for([item], chats))
     first, second = store.deliveries_for_chat(1), store.deliveries_for_chat(2)
     assert len(first) == 1 and len(second) == 1
     assert first[0].story_id == second[0].story_id  # one story, and chat 2 still hears of it

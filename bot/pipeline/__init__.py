@@ -4,6 +4,6 @@
 - `work`: read a fetched feed (parse, leave out what is listed unchanged, normalize) and claim
   its new items (fold them into stories, record announced meetings);
 - `keys`: the keys every item is recorded by;
-- `routing`: matches, then one outbox row per chat;
+- `routing`: matches, then one alert draft per chat (data, rendered when sent);
 - `lanes`: where the work runs, a thread or a helper process, behind one result shape.
 """

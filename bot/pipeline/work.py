@@ -16,15 +16,15 @@ from bot.match import (
     NO_ALIASES,
     MatchDoc,
 )
+from bot.pipeline import routing
 from bot.pipeline.keys import entry_keys, item_keys
-from bot.pipeline.routing import route
 from bot.pipeline.topics import TopicCache
 from bot.sources.normalize import normalize_entry
 from bot.sources.parse import parse_response
 from bot.sources.search import unwrap_search_link
 from bot.storage.events import EventStore
 from bot.storage.models import Source, utcnow
-from bot.storage.store import STORY_WINDOW, Candidate, NewItem, OutboxRow, Store
+from bot.storage.store import STORY_WINDOW, Candidate, NewItem, Store
 
 log = logging.getLogger(__name__)
 
@@ -140,14 +140,19 @@ class FeedWork:
                 source.id, self.candidates(items, reports), record_only=True
             )
             return Claimed(len(first.claimed))
-        reports = [report_of(item, aliases, subject=self.subject(item)) for item in items]
-        candidates = self.candidates(items, reports)
+        found = [routing.matches(self.topics, item) for item in items]
+        reports = [
+            report_of(item, aliases, subject=routing.subject_terms(matched))
+            for item, matched in zip(items, found, strict=True)
+        ]
         audience = None if source.is_global else self.store.chats_for_source(source.id)
+        alerts = {
+            position: drafts
+            for position, (item, matched) in enumerate(zip(items, found, strict=True))
+            if (drafts := routing.drafts(self.topics, item, matched, audience))
+        }
         ingested = self.store.claim_new_items(
-            source.id,
-            candidates,
-            lambda new: self.route(new, audience),
-            window=self.story_window,
+            source.id, self.candidates(items, reports), alerts, window=self.story_window
         )
         self.record_events(ingested.claimed, audience)
         return Claimed(len(ingested.claimed), ingested.alerts, ingested.story_updates)
@@ -158,11 +163,6 @@ class FeedWork:
             Candidate(item, item_keys(item), report.signature, report)
             for item, report in zip(items, reports, strict=True)
         ]
-
-    def subject(self, item: domain.Item) -> list[str]:
-        """The words of every topic the item matches: what its topics share, not its event."""
-        doc = MatchDoc(title=item.title, text=item.text, site=item.site, language=item.language)
-        return [term for result in self.topics.index.match(doc).values() for term in result.terms]
 
     def record_events(self, claimed: list[NewItem], audience: set[int] | None) -> None:
         """Announced meetings in new items, kept for each topic the item matches."""
@@ -189,6 +189,3 @@ class FeedWork:
             )
             for topic in topics if reports else []:
                 EventStore(self.store).record(topic.id, topic.chat_id, reports, new.story_id)
-
-    def route(self, new: NewItem, audience: set[int] | None) -> list[OutboxRow]:
-        return route(self.topics, new, audience)

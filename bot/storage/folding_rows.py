@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -36,11 +36,12 @@ from bot.storage.models import (
 from bot.storage.rows import (
     STORY_FOLD_LOCK,
     STORY_WINDOW,
+    AlertDraft,
+    Alerts,
     Candidate,
     FoldRule,
     Ingested,
     NewItem,
-    OutboxRow,
     insert_ignore,
     insert_row,
     may_fold,
@@ -53,7 +54,7 @@ class FoldRows(StoreBase):
         self,
         source_id: int,
         candidates: Iterable[Candidate | tuple[domain.Item, list[str]]],
-        route: Callable[[NewItem], Sequence[OutboxRow]] | None = None,
+        alerts: Alerts | None = None,
         *,
         window: timedelta = STORY_WINDOW,
         decide: FoldRule = decide,
@@ -61,6 +62,9 @@ class FoldRows(StoreBase):
     ) -> Ingested:
         """Fold each item into its story and queue alerts for new stories, in one transaction,
         so a crash can neither lose nor repeat them.
+
+        `alerts` are the chats' alerts of each candidate, by its position, decided before the
+        transaction; None alerts nobody. This method only gives them the item and its story.
 
         An item whose guid, URL or title was seen is the same item or an exact copy. Otherwise
         `decide` is given the recent stories that share a MinHash band or an index term with
@@ -73,11 +77,11 @@ class FoldRows(StoreBase):
         recorded as known, in a few statements: see `bot.storage.known`.
         """
         claimed: list[NewItem] = []
-        alerts = updates = 0
+        queued = updates = 0
         wanted = [raw if isinstance(raw, Candidate) else Candidate(*raw) for raw in candidates]
         with self.session() as session:
             if (
-                route is not None
+                alerts is not None
                 and session.get_bind().dialect.name == "postgresql"
                 and any(may_fold(c) for c in wanted)
             ):
@@ -88,7 +92,7 @@ class FoldRows(StoreBase):
                 session.exec(select(func.pg_advisory_xact_lock(STORY_FOLD_LOCK)))
             if record_only:
                 claimed, wanted = record_known(session, source_id, wanted), []
-            for candidate in wanted:
+            for position, candidate in enumerate(wanted):
                 item = candidate.item
                 keys = list(dict.fromkeys(k for k in candidate.keys if k))
                 if not keys:
@@ -109,20 +113,20 @@ class FoldRows(StoreBase):
                     new, changed = self._store_item(
                         session, source_id, replace(candidate, keys=keys), fold, story
                     )
+                    drafts = alerts.get(position, ()) if alerts is not None else ()
                     if new is not None and fold is None:
-                        if route is not None:
-                            alerts += insert_ignore(
-                                session, Delivery, outbox_values(route(new), new.story_id)
-                            )
+                        queued += insert_ignore(
+                            session, Delivery, outbox_values(new.rows(drafts), new.story_id)
+                        )
                         claimed.append(new)
-                    elif new is not None and route is not None:
-                        alerts += self._route_folded(session, new, route)
+                    elif new is not None:
+                        queued += self._route_folded(session, new, drafts)
                     updates += changed
                     nested.commit()
                 except IntegrityError:
                     nested.rollback()
             session.commit()
-        return Ingested(claimed, alerts, updates)
+        return Ingested(claimed, queued, updates)
 
     @staticmethod
     def _decide_fold(
@@ -207,12 +211,10 @@ class FoldRows(StoreBase):
         return None, 0
 
     @staticmethod
-    def _route_folded(
-        session: Session, folded: NewItem, route: Callable[[NewItem], Sequence[OutboxRow]]
-    ) -> int:
+    def _route_folded(session: Session, folded: NewItem, drafts: Sequence[AlertDraft]) -> int:
         """A report folded into a story alerts the chats its own words match that had no alert
         of the story: folding never hides a story from a topic."""
-        rows = route(folded)
+        rows = folded.rows(drafts)
         if not rows:
             return 0
         alerted = set(

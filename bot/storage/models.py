@@ -169,6 +169,7 @@ class Delivery(SQLModel, table=True):
     item_id: int = Field(index=True)
     topic_id: int | None = None
     thread_id: int | None = None
+    # HTML rendered at claim time by older versions: sent only for rows with no `view`
     text: str = Field(sa_column=Column(Text, nullable=False))
     view: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # AlertView JSON
     link: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))

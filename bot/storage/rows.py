@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -28,6 +28,9 @@ class NewItem:
     id: int
     item: domain.Item
     story_id: int | None = None
+
+    def rows(self, drafts: Sequence[AlertDraft]) -> list[OutboxRow]:
+        return [draft.row(self.id) for draft in drafts]
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +134,33 @@ class OutboxRow:
     link: str
     view: str | None = None  # the alert's parts as JSON, to render it again when its story changes
     status: str = "pending"  # or "digest": waits for the topic's next digest
+
+
+@dataclass(frozen=True, slots=True)
+class AlertDraft:
+    """One chat's alert of an item, decided before the item is stored: rendered when sent."""
+
+    chat_id: int
+    topic_id: int | None
+    thread_id: int | None
+    view: str  # the alert's parts as JSON (an AlertView)
+    link: str
+    status: str = "pending"  # or "digest": waits for the topic's next digest
+
+    def row(self, item_id: int) -> OutboxRow:
+        return OutboxRow(
+            self.chat_id,
+            item_id,
+            self.topic_id,
+            self.thread_id,
+            "",
+            self.link,
+            self.view,
+            self.status,
+        )
+
+
+Alerts = Mapping[int, Sequence[AlertDraft]]  # a candidate's position -> its chats' alerts
 
 
 def may_fold(candidate: Candidate) -> bool:

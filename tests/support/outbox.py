@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from bot import domain
 from bot.config import SourceSpec
 from bot.delivery.sender import Sender
-from bot.render.format import AlertView, format_alert
+from bot.render.format import AlertView
 from bot.storage.models import utcnow
-from bot.storage.store import OutboxRow, Store
+from bot.storage.store import AlertDraft, Store
 
 
 class Outbox:
@@ -35,15 +36,23 @@ class Outbox:
             text="",
             summary="Leaders met.",
         )
-        view = AlertView(item.title, item.url, item.summary, "Feed", item.published, "Putin Modi")
-
-        def route(new):  # type: ignore[no-untyped-def]
-            return [
-                OutboxRow(chat_id, new.id, None, None, format_alert(view), item.url, view.to_json())
-            ]
-
-        self.store.claim_new_items(self.source_id, [(item, [f"u:{self.count}"])], route)
+        self.store.claim_new_items(
+            self.source_id, [(item, [f"u:{self.count}"])], {0: [alert_of(chat_id, item)]}
+        )
         return self.store.deliveries_for_chat(chat_id)[-1].id  # type: ignore[return-value]
 
     def status(self, chat_id: int) -> list[str]:
         return [row.status for row in self.store.deliveries_for_chat(chat_id)]
+
+
+def alert_of(chat_id: int, item: domain.Item, topic: str = "Putin Modi") -> AlertDraft:
+    """An alert of the item for one chat, as routing drafts it."""
+    view = AlertView(item.title, item.url, item.summary, item.source_name, item.published, topic)
+    return AlertDraft(chat_id, None, None, view.to_json(), item.url)
+
+
+def alerts_for(
+    items: Sequence[domain.Item], chats: Sequence[int] = (1,)
+) -> dict[int, list[AlertDraft]]:
+    """Every item alerts every one of `chats`, by the item's position."""
+    return {n: [alert_of(chat, item) for chat in chats] for n, item in enumerate(items)}
