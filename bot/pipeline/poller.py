@@ -353,9 +353,11 @@ class Poller:
         wait = interval  # the source's own rhythm stays its current interval
         if self.hints is not None:
             wait = self.hints.interval(source.id, interval, server_floor(result.headers))
+        # Jitter spreads checks out but never brings one under the minimum interval.
+        wait = max(jittered(wait), min(wait, self.clamp.low))
         record = PollRecord(
             source.id,
-            next_check_at=utcnow() + timedelta(seconds=jittered(wait)),
+            next_check_at=utcnow() + timedelta(seconds=wait),
             etag=result.etag,
             last_modified=result.last_modified,
             not_modified=not_modified,

@@ -192,13 +192,17 @@ class PushStore:
         return found
 
     def hasten(self, source_ids: Iterable[int], interval: float, now: datetime) -> int:
-        """Bring forward the next check of these sources to `interval` after their last one."""
+        """Bring forward the next check of these sources to `interval` after their last one.
+
+        Sources whose last check failed keep their backoff (and any Retry-After)."""
         ids = list(source_ids)
         if not ids:
             return 0
         moved = 0
         with self.store.session() as session:
             for source in session.exec(select(Source).where(col(Source.id).in_(ids))):
+                if source.error_streak:
+                    continue
                 last = aware(source.last_success_at) or now
                 soon = max(now, last + timedelta(seconds=interval))
                 if (aware(source.next_check_at) or now) > soon:
