@@ -127,3 +127,32 @@ def test_calendar_secrets_are_private_and_revocable(events: EventStore) -> None:
     assert fresh != secret and events.chat_for_secret(secret) is None
     assert events.chat_for_secret(fresh) == 1
     assert events.chat_for_secret("") is None and events.chat_for_secret("x" * 500) is None
+
+
+def test_the_wrap_up_names_an_alert_without_a_story_by_its_item(events: EventStore) -> None:
+    from bot.storage.models import Delivery, Item, Source
+
+    topic = events.store.list_topics(1)[0].id
+    assert topic is not None
+    on_the_day = datetime(2025, 12, 5, 11, tzinfo=UTC)
+    with events.store.session() as session:
+        source = Source(url="https://outlet.test/feed.xml", name="Outlet")
+        session.add(source)
+        session.flush()
+        assert source.id is not None
+        item = Item(
+            source_id=source.id,
+            title="Putin and Modi sign 29 agreements",
+            url="https://outlet.test/deals",
+            published=on_the_day,
+        )
+        session.add(item)
+        session.flush()
+        assert item.id is not None
+        # rendered only when sent: the outbox row keeps no text of its own
+        session.add(Delivery(chat_id=1, item_id=item.id, topic_id=topic, text=""))
+        session.commit()
+    stories = events.stories_between(
+        1, topic, on_the_day - timedelta(days=1), on_the_day + timedelta(days=1)
+    )
+    assert stories == [("Putin and Modi sign 29 agreements", "https://outlet.test/deals", 1)]

@@ -287,7 +287,7 @@ class EventStore:
         published = func.coalesce(col(Item.published), col(Item.seen_at))
         with self.store.reading() as session:
             rows = session.exec(
-                select(Delivery, Story)
+                select(Delivery, Item, Story)
                 .join(Item, col(Item.id) == col(Delivery.item_id))
                 .join(Story, col(Story.id) == col(Delivery.story_id), isouter=True)
                 .where(
@@ -299,9 +299,9 @@ class EventStore:
                 .limit(2000)
             ).all()
         found: dict[str, tuple[str, str, int]] = {}
-        for delivery, story in rows:
-            title = story.title if story else delivery.text
-            url = story.url if story else delivery.link
+        for delivery, item, story in rows:
+            title = story.title if story else item.title
+            url = story.url if story else (delivery.link or item.url)
             outlets = len(json.loads(story.outlets)) if story else 1
             key = url or title
             if key not in found or found[key][2] < outlets:
