@@ -14,7 +14,6 @@ from bot.domain import FeedEntry, FetchResult
 from bot.events.extract import MAX_TEXT, extract_events, meeting_kind
 from bot.match import (
     NO_ALIASES,
-    MatchDoc,
 )
 from bot.pipeline import routing
 from bot.pipeline.keys import entry_keys, item_keys
@@ -154,7 +153,8 @@ class FeedWork:
         ingested = self.store.claim_new_items(
             source.id, self.candidates(items, reports), alerts, window=self.story_window
         )
-        self.record_events(ingested.claimed, audience)
+        matched_by_item = {id(item): matched for item, matched in zip(items, found, strict=True)}
+        self.record_events(ingested.claimed, audience, matched_by_item)
         return Claimed(len(ingested.claimed), ingested.alerts, ingested.story_updates)
 
     @staticmethod
@@ -164,16 +164,23 @@ class FeedWork:
             for item, report in zip(items, reports, strict=True)
         ]
 
-    def record_events(self, claimed: list[NewItem], audience: set[int] | None) -> None:
-        """Announced meetings in new items, kept for each topic the item matches."""
+    def record_events(
+        self,
+        claimed: list[NewItem],
+        audience: set[int] | None,
+        matched_by_item: dict[int, routing.Matches],
+    ) -> None:
+        """Announced meetings in new items, kept for each topic the item matched when routed."""
         for new in claimed:
             item = new.item
             if meeting_kind(f"{item.title} {item.text[:MAX_TEXT]}") is None:
                 continue  # the cheap test first: most items name no meeting
-            doc = MatchDoc(title=item.title, text=item.text, site=item.site, language=item.language)
+            matched = matched_by_item.get(id(item))
+            if matched is None:
+                matched = routing.matches(self.topics, item)
             topics = [
                 topic
-                for topic_id in self.topics.index.match(doc)
+                for topic_id in matched
                 if (topic := self.topics.topics.get(topic_id)) is not None
                 and (audience is None or topic.chat_id in audience)
             ]
