@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.delivery.digest import DigestEntry, compose_digest
+from bot.render.digest import DigestEntry, compose_digest
 from bot.delivery.timing import (
     TimingError,
     digest_due,
