@@ -55,7 +55,7 @@ def test_the_core_imports_no_telegram_and_no_delivery() -> None:
 
 def test_the_check_finds_a_telegram_import(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
-    module.write_text("from bot.telegram import handlers\nimport telegram.ext\n", encoding="utf-8")
+    module.write_text("from bot.telegram import replies\nimport telegram.ext\n", encoding="utf-8")
     assert imports_of(module) == {"bot.telegram", "telegram.ext"}
 
 

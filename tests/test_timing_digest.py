@@ -4,7 +4,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.render.digest import DigestEntry, compose_digest
 from bot.delivery.timing import (
     TimingError,
     digest_due,
@@ -15,6 +14,7 @@ from bot.delivery.timing import (
     parse_timezone,
     quiet_ends,
 )
+from bot.render.digest import DigestEntry, compose_digest
 from bot.render.format import MAX_MESSAGE, visible_length
 
 NOON_UTC = datetime(2025, 12, 5, 12, 0, tzinfo=UTC)

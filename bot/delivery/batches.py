@@ -11,10 +11,10 @@ from telegram import Bot, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import Forbidden, RetryAfter, TelegramError
 
-from bot.render.digest import DigestEntry, compose_digest
 from bot.delivery.render import story_outlets
 from bot.delivery.sender import Sender, retry_after_seconds
 from bot.delivery.timing import digest_due, in_quiet
+from bot.render.digest import DigestEntry, compose_digest
 from bot.render.format import AlertView
 from bot.render.i18n import tn
 from bot.storage.models import Chat, Delivery, Story, utcnow

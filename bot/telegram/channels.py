@@ -28,13 +28,8 @@ from bot.storage.store import QuotaExceeded
 from bot.subscribers.topics import MAX_QUERY_LENGTH, same_topic
 from bot.telegram.common import CHANNEL_REF, is_channel_admin, is_private, send
 from bot.telegram.context import BotContext, Services
-from bot.telegram.handlers import (
-    command_argument,
-    create_topic,
-    forget_topic,
-    language_of,
-    reply,
-)
+from bot.telegram.replies import command_argument, language_of, reply
+from bot.telegram.topic_commands import create_topic, forget_topic
 from bot.telegram.topic_list import list_view
 
 log = logging.getLogger(__name__)

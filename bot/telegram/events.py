@@ -18,13 +18,7 @@ from bot.render.i18n import t
 from bot.storage.events import EventStore, to_record
 from bot.storage.models import utcnow
 from bot.telegram.context import BotContext
-from bot.telegram.handlers import (
-    change_request,
-    command_argument,
-    language_of,
-    may_change,
-    reply,
-)
+from bot.telegram.replies import change_request, command_argument, language_of, may_change, reply
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,7 @@ from telegram.ext import (
 from bot.render.i18n import t
 from bot.telegram.common import BUTTON_GUARD, FLOOD_GUARD, FLOOD_LIMIT, FLOOD_WINDOW
 from bot.telegram.context import BotContext
-from bot.telegram.handlers import (
-    language_of,
-    reply,
-)
+from bot.telegram.replies import language_of, reply
 
 log = logging.getLogger(__name__)
 

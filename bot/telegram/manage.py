@@ -29,10 +29,6 @@ from bot.telegram.channels import channel_command, forwarded_post, membership_ch
 from bot.telegram.common import BUTTON_FLOOD_LIMIT, BUTTON_GUARD, FLOOD_GUARD, STARTERS
 from bot.telegram.context import Services
 from bot.telegram.guards import FloodGuard, flood_guard
-from bot.telegram.handlers import (
-    Handler,
-    translated,
-)
 from bot.telegram.onboarding import (
     help_command,
     lang_command,
@@ -41,6 +37,7 @@ from bot.telegram.onboarding import (
     starter_pressed,
 )
 from bot.telegram.operators import broadcast_command, stats_command
+from bot.telegram.replies import Handler, translated
 from bot.telegram.topic_list import list_command, list_pressed
 
 log = logging.getLogger(__name__)

@@ -37,14 +37,8 @@ from bot.telegram.common import (
     thread_of,
 )
 from bot.telegram.context import BotContext
-from bot.telegram.handlers import (
-    command_argument,
-    create_topic,
-    ensure_chat,
-    language_of,
-    may_change,
-    reply,
-)
+from bot.telegram.replies import command_argument, ensure_chat, language_of, may_change, reply
+from bot.telegram.topic_commands import create_topic
 
 log = logging.getLogger(__name__)
 

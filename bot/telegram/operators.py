@@ -18,10 +18,7 @@ from bot.render.i18n import t
 from bot.storage.models import utcnow
 from bot.telegram.common import BROADCAST_MAX_LENGTH, BROADCAST_SPACING, is_operator, is_private
 from bot.telegram.context import BotContext, Services
-from bot.telegram.handlers import (
-    language_of,
-    reply,
-)
+from bot.telegram.replies import language_of, reply
 
 log = logging.getLogger(__name__)
 

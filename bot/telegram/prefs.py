@@ -14,14 +14,8 @@ from bot.render.problems import problem
 from bot.storage.models import Topic
 from bot.subscribers.topics import MODES
 from bot.telegram.context import BotContext, Services
-from bot.telegram.handlers import (
-    command_argument,
-    ensure_chat,
-    language_of,
-    may_change,
-    reply,
-    sync_search_sources,
-)
+from bot.telegram.replies import command_argument, ensure_chat, language_of, may_change, reply
+from bot.telegram.topic_commands import sync_search_sources
 
 
 async def _allowed(update: Update, context: BotContext, lang: str) -> bool:

@@ -7,16 +7,21 @@ from typing import Any
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.telegram import events, manage, settings_view, source_pages, story, transfer, translate
+from bot.telegram.alert_buttons import button
 from bot.telegram.context import SERVICES, Services
-from bot.telegram.handlers import (
-    COMMAND_HANDLERS,
-    button,
-    on_error,
-    plain_text,
-    translated,
-    unknown_command,
-)
 from bot.telegram.prefs import PREF_COMMANDS
+from bot.telegram.replies import Handler, on_error, plain_text, translated, unknown_command
+from bot.telegram.source_commands import add_source, remove_source
+from bot.telegram.topic_commands import preview, recent, unwatch, watch
+
+COMMAND_HANDLERS: dict[str, Handler] = {
+    "watch": watch,
+    "unwatch": unwatch,
+    "addsource": add_source,
+    "removesource": remove_source,
+    "recent": recent,
+    "preview": preview,
+}
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any], services: Services) -> None:

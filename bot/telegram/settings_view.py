@@ -20,12 +20,7 @@ from bot.render.i18n import t
 from bot.render.settings import DIGEST_TIMES, QUIET, ZONES, quiet_label, settings_text
 from bot.storage.models import Chat
 from bot.telegram.context import BotContext, Services
-from bot.telegram.handlers import (
-    ensure_chat,
-    language_of,
-    may_change,
-    translated,
-)
+from bot.telegram.replies import ensure_chat, language_of, may_change, translated
 
 _DATA = re.compile(r"set:([mzqdl])(?::(\w{1,8}))?")
 Keyboard = list[list[InlineKeyboardButton]]

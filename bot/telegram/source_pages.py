@@ -18,7 +18,7 @@ from bot.render.i18n import t
 from bot.render.sources import Page, sources_page, status_page
 from bot.storage.push import PushStore
 from bot.telegram.context import BotContext
-from bot.telegram.handlers import command_argument, language_of, translated
+from bot.telegram.replies import command_argument, language_of, translated
 from bot.telegram.translate import translation_status
 
 VIEWS = {"s": sources_page, "t": status_page}

@@ -15,7 +15,7 @@ from bot.render.i18n import t
 from bot.render.story import PAGE, pages, timeline_text
 from bot.storage.stories import Timeline
 from bot.telegram.context import BotContext
-from bot.telegram.handlers import command_argument, language_of, reply
+from bot.telegram.replies import command_argument, language_of, reply
 
 MAX_ID_DIGITS = 18
 

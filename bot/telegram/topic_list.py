@@ -34,11 +34,8 @@ from bot.telegram.common import (
     send,
 )
 from bot.telegram.context import BotContext, Services
-from bot.telegram.handlers import (
-    forget_topic,
-    language_of,
-    may_change,
-)
+from bot.telegram.replies import language_of, may_change
+from bot.telegram.topic_commands import forget_topic
 
 log = logging.getLogger(__name__)
 

@@ -33,13 +33,7 @@ from bot.subscribers.transfer import (
 )
 from bot.telegram.common import thread_of
 from bot.telegram.context import BotContext, Services
-from bot.telegram.handlers import (
-    ensure_chat,
-    language_of,
-    may_change,
-    reply,
-    translated,
-)
+from bot.telegram.replies import ensure_chat, language_of, may_change, reply, translated
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from bot.render import i18n, texts
 from bot.render.format import AlertView, escape
 from bot.storage.translations import TranslationStore
 from bot.telegram.context import BotContext
-from bot.telegram.handlers import (
+from bot.telegram.replies import (
     change_request,
     command_argument,
     ensure_chat,
