@@ -25,7 +25,7 @@ from typing import Any
 
 import psycopg
 
-from bot.sources.fetch import Fetcher
+from bot.sources.hosts import HostLimiter
 
 log = logging.getLogger(__name__)
 
@@ -131,16 +131,17 @@ class HostSlots:
                 self._conn = None
 
 
-class PoliteFetcher(Fetcher):
-    """The usual fetcher, with every request also holding one of its host's shared slots."""
+class SharedHostLimiter:
+    """The process's own limit per host, then one of the host's slots shared by every worker,
+    so the whole deployment keeps `FETCH_PER_HOST` however many workers poll."""
 
-    def __init__(self, *, slots: HostSlots, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, slots: HostSlots, local: HostLimiter) -> None:
         self.slots = slots
+        self.local = local
 
     @contextlib.asynccontextmanager
-    async def _host_slot(self, host: str) -> AsyncIterator[None]:
-        async with super()._host_slot(host):
+    async def slot(self, host: str) -> AsyncIterator[None]:
+        async with self.local.slot(host):
             token = await self.slots.acquire(host)
             try:
                 yield

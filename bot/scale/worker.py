@@ -32,7 +32,7 @@ from bot.core.role import Role
 from bot.delivery.notices import tell_source_gone
 from bot.domain import FetchResult
 from bot.pipeline.topics import TopicCache
-from bot.scale.hosts import HostSlots, PoliteFetcher
+from bot.scale.hosts import HostSlots, SharedHostLimiter
 from bot.scale.notify import OutboxNotifier
 from bot.scale.pg import conninfo
 from bot.scale.queue import (
@@ -45,6 +45,8 @@ from bot.scale.queue import (
     queue_refreshes,
     recover_stalled,
 )
+from bot.sources.fetch import Fetcher
+from bot.sources.hosts import LocalHostLimiter
 from bot.storage.migrate import upgrade_database
 from bot.storage.models import Source, utcnow
 
@@ -63,7 +65,8 @@ class WorkerRuntime(Role):
 
     def __init__(self, settings: Settings) -> None:
         self.slots = HostSlots(conninfo(settings.database_url), settings.fetch_per_host)
-        super().__init__(settings, PoliteFetcher(slots=self.slots, **fetcher_options(settings)))
+        hosts = SharedHostLimiter(self.slots, LocalHostLimiter(settings.fetch_per_host))
+        super().__init__(settings, Fetcher(host_limiter=hosts, **fetcher_options(settings)))
         self.app = make_app(settings.database_url)
         self.notifier = OutboxNotifier(self._execute)
         self.topics = TopicCache(self.aliases)

@@ -24,6 +24,7 @@ import httpx
 
 from bot.domain import FetchResult
 from bot.sources.decode import BodyDecoder, TooLarge
+from bot.sources.hosts import HostLimiter, LocalHostLimiter
 from bot.sources.netguard import (
     AddressPolicy,
     BlockedAddress,
@@ -121,14 +122,6 @@ class _Budget:
             self.remaining -= loop.time() - started
 
 
-class _HostSlot:
-    __slots__ = ("semaphore", "users")
-
-    def __init__(self, limit: int) -> None:
-        self.semaphore = asyncio.Semaphore(limit)
-        self.users = 0
-
-
 def _is_tls_error(exc: BaseException) -> bool:
     seen: BaseException | None = exc
     for _ in range(10):
@@ -181,6 +174,7 @@ class Fetcher:
         max_redirects: int = 5,
         resolver: Resolver | None = None,
         address_allowed: AddressPolicy | None = None,
+        host_limiter: HostLimiter | None = None,
     ) -> None:
         self._allow_private = allow_private
         # One deadline for the whole fetch, redirects and body included: by default the
@@ -188,10 +182,9 @@ class Fetcher:
         self._total_deadline = timeout if total_deadline is None else total_deadline
         self._max_bytes = max_bytes
         self._max_redirects = max_redirects
-        self._per_host = per_host
+        self.hosts = host_limiter or LocalHostLimiter(per_host)
         self.max_concurrency = max_concurrency
         self._global = asyncio.Semaphore(max_concurrency)
-        self._hosts: dict[str, _HostSlot] = {}
 
         policy = address_allowed
         if policy is None and not allow_private:
@@ -314,7 +307,7 @@ class Fetcher:
     ) -> _Redirect | _Answer:
         """One request, with every library error turned into a FetchError."""
         try:
-            async with self._host_slot(httpx.URL(url).host), budget.running():
+            async with self.hosts.slot(httpx.URL(url).host), budget.running():
                 return await self._hop(url, headers)
         except FetchError as exc:
             exc.url = original
@@ -380,17 +373,3 @@ class Fetcher:
                 "http", "response body could not be decoded", status=response.status_code
             ) from exc
         return bytes(body)
-
-    @contextlib.asynccontextmanager
-    async def _host_slot(self, host: str) -> AsyncIterator[None]:
-        slot = self._hosts.get(host)
-        if slot is None:
-            slot = self._hosts[host] = _HostSlot(self._per_host)
-        slot.users += 1
-        try:
-            async with slot.semaphore:
-                yield
-        finally:
-            slot.users -= 1
-            if slot.users == 0:
-                del self._hosts[host]
