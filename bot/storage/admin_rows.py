@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from bot.storage import numbers
 from bot.storage.base import StoreBase
@@ -113,32 +113,17 @@ class AdminRows(StoreBase):
             fresh = [row for row in topics if row[0].casefold() not in existing]
             if len(existing) + len(fresh) > topic_limit:
                 raise QuotaExceeded("topics", topic_limit, len(existing) + len(fresh))
-            linked = set(
-                session.exec(select(ChatSource.source_id).where(ChatSource.chat_id == chat_id))
-            )
-            own = session.exec(
-                select(func.count())
-                .select_from(ChatSource)
-                .join(Source, col(Source.id) == col(ChatSource.source_id))
-                .where(ChatSource.chat_id == chat_id, Source.kind != "search")
-            ).one()
+            links = _Links(session, chat_id)
             to_link: list[Source] = []
             for url, name, kind in sources:
-                source = session.exec(select(Source).where(Source.url == url)).first()
-                if source is None:
-                    source = Source(url=url, name=name[:200], kind=kind)
-                    session.add(source)
-                    session.flush()
-                if source.id not in linked and source not in to_link:
+                source = links.source(url, name, kind)
+                if source.id not in links.ids and source not in to_link:
                     to_link.append(source)
+            own = _own_source_count(session, chat_id)
             if own + len(to_link) > source_limit:
                 raise QuotaExceeded("sources", source_limit, own + len(to_link))
-            number = numbers.next_source_number(session, chat_id)
             for source in to_link:
-                assert source.id is not None
-                session.add(ChatSource(chat_id=chat_id, source_id=source.id, number=number))
-                number += 1
-                linked.add(source.id)
+                links.link(source)
             topic_number = numbers.next_topic_number(session, chat_id)
             updated = 0
             for query, mode, active in topics:
@@ -161,18 +146,48 @@ class AdminRows(StoreBase):
                 session.flush()
                 existing[query.casefold()] = topic
                 for url, name in searches.get(query, []):
-                    search = session.exec(select(Source).where(Source.url == url)).first()
-                    if search is None:
-                        search = Source(url=url, name=name[:200], kind="search", topic_id=topic.id)
-                        session.add(search)
-                        session.flush()
-                    assert search.id is not None
-                    if search.id not in linked:
-                        session.add(ChatSource(chat_id=chat_id, source_id=search.id, number=number))
-                        number += 1
-                        linked.add(search.id)
+                    links.link(links.source(url, name, "search", topic_id=topic.id))
             for name, value in settings.items():
                 setattr(chat, name, value)
             session.add(chat)
             session.commit()
             return len(fresh), updated, len(to_link)
+
+
+def _own_source_count(session: Session, chat_id: int) -> int:
+    """The chat's sources that count against its limit: news-search feeds do not."""
+    return session.exec(
+        select(func.count())
+        .select_from(ChatSource)
+        .join(Source, col(Source.id) == col(ChatSource.source_id))
+        .where(ChatSource.chat_id == chat_id, Source.kind != "search")
+    ).one()
+
+
+class _Links:
+    """A chat's source links during one import: sources found or created by URL, each linked
+    once, numbered after the chat's last."""
+
+    def __init__(self, session: Session, chat_id: int) -> None:
+        self.session = session
+        self.chat_id = chat_id
+        self.ids = set(
+            session.exec(select(ChatSource.source_id).where(ChatSource.chat_id == chat_id))
+        )
+        self.number = numbers.next_source_number(session, chat_id)
+
+    def source(self, url: str, name: str, kind: str, topic_id: int | None = None) -> Source:
+        source = self.session.exec(select(Source).where(Source.url == url)).first()
+        if source is None:
+            source = Source(url=url, name=name[:200], kind=kind, topic_id=topic_id)
+            self.session.add(source)
+            self.session.flush()
+        return source
+
+    def link(self, source: Source) -> None:
+        assert source.id is not None
+        if source.id in self.ids:
+            return
+        self.session.add(ChatSource(chat_id=self.chat_id, source_id=source.id, number=self.number))
+        self.number += 1
+        self.ids.add(source.id)

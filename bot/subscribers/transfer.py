@@ -206,8 +206,17 @@ _SETTING_KEYS = {
 
 
 def read_json(text: str, *, aliases: Aliases | None, allow_private: bool) -> ImportPlan:
+    top = _header(_parsed(text))
+    plan = ImportPlan()
+    plan.settings = _settings(top.get("settings", {}))
+    _read_topics(plan, top.get("topics", []), aliases)
+    _read_sources(plan, top.get("sources", []), allow_private)
+    return plan
+
+
+def _parsed(text: str) -> Any:
     try:
-        document = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
     except RecursionError:
         raise ImportProblem("too_deep") from None
     except json.JSONDecodeError as exc:
@@ -215,6 +224,10 @@ def read_json(text: str, *, aliases: Aliases | None, allow_private: bool) -> Imp
         raise ImportProblem("bad_json", detail=where) from None
     except ValueError:
         raise ImportProblem("bad_json", detail=UserError("import_check.constant")) from None
+
+
+def _header(document: Any) -> dict[str, Any]:
+    """The top object, once its format and version are ours."""
     top = _object(document, "", _TOP_KEYS)
     for key in ("format", "version"):
         if key not in top:
@@ -229,26 +242,32 @@ def read_json(text: str, *, aliases: Aliases | None, allow_private: bool) -> Imp
         raise ImportProblem("import_check.version", path="version", version=shown)
     if "exported_at" in top:
         _string(top["exported_at"], "exported_at", 64)
-    plan = ImportPlan()
-    settings = _object(top.get("settings", {}), "settings", _SETTING_KEYS)
-    for key, value in settings.items():
+    return top
+
+
+def _settings(raw: Any) -> dict[str, Any]:
+    settings: dict[str, Any] = {}
+    for key, value in _object(raw, "settings", _SETTING_KEYS).items():
         path = f"settings.{key}"
         if key == "language":
-            plan.settings[key] = _choice(value, path, i18n.LANGUAGES)
+            settings[key] = _choice(value, path, i18n.LANGUAGES)
         elif key == "language_chosen":
-            plan.settings[key] = _flag(value, path)
+            settings[key] = _flag(value, path)
         elif key == "timezone":
-            plan.settings[key] = _timezone(value, path)
+            settings[key] = _timezone(value, path)
         elif key in ("quiet_start", "quiet_end"):
-            plan.settings[key] = None if value is None else _clock(value, path)
+            settings[key] = None if value is None else _clock(value, path)
         elif key == "quiet_mode":
-            plan.settings[key] = _choice(value, path, ("silent", "hold"))
+            settings[key] = _choice(value, path, ("silent", "hold"))
         else:
-            plan.settings[key] = _clock(value, path)
-    quiet = [plan.settings.get(key, "absent") for key in ("quiet_start", "quiet_end")]
+            settings[key] = _clock(value, path)
+    quiet = [settings.get(key, "absent") for key in ("quiet_start", "quiet_end")]
     if (quiet[0] is None) != (quiet[1] is None) or ("absent" in quiet and quiet[0] != quiet[1]):
         raise ImportProblem("quiet_pair")
-    topics = top.get("topics", [])
+    return settings
+
+
+def _read_topics(plan: ImportPlan, topics: Any, aliases: Aliases | None) -> None:
     if not isinstance(topics, list):
         raise ImportProblem("not_list", path="topics")
     seen: set[str] = set()
@@ -267,7 +286,9 @@ def read_json(text: str, *, aliases: Aliases | None, allow_private: bool) -> Imp
         if query.casefold() not in seen:
             seen.add(query.casefold())
             plan.topics.append((query, mode, active))
-    sources = top.get("sources", [])
+
+
+def _read_sources(plan: ImportPlan, sources: Any, allow_private: bool) -> None:
     if not isinstance(sources, list):
         raise ImportProblem("not_list", path="sources")
     urls: set[str] = set()
@@ -283,7 +304,6 @@ def read_json(text: str, *, aliases: Aliases | None, allow_private: bool) -> Imp
             urls.add(url)
             plan.sources.append((url, name, kind))
             plan.origins.append(f"{path}.url")
-    return plan
 
 
 def read_opml(data: bytes, *, allow_private: bool) -> ImportPlan:

@@ -93,23 +93,8 @@ async def import_command(update: Update, context: BotContext) -> None:
     if not await may_change(update, context):
         await reply(update, texts.not_admin(lang))
         return
-    document = _import_document(message)
-    if document is None:
-        await reply(update, t(lang, "import.usage"))
-        return
-    limit_kb = IMPORT_MAX_BYTES // 1024
-    if (document.file_size or 0) > IMPORT_MAX_BYTES:
-        await reply(update, t(lang, "import.too_big", limit=limit_kb))
-        return
-    try:
-        handle = await document.get_file()
-        data = bytes(await handle.download_as_bytearray())
-    except TelegramError as exc:
-        log.info("import download failed in chat %s: %s", chat.id, exc)
-        await reply(update, t(lang, "import.download_failed"))
-        return
-    if len(data) > IMPORT_MAX_BYTES:
-        await reply(update, t(lang, "import.too_big", limit=limit_kb))
+    data = await _download(update, message, chat.id, lang)
+    if data is None:
         return
     try:
         plan = await asyncio.to_thread(
@@ -157,6 +142,29 @@ async def import_command(update: Update, context: BotContext) -> None:
             settings=t(lang, "import.settings") if plan.settings else "",
         ),
     )
+
+
+async def _download(update: Update, message: Message, chat_id: int, lang: str) -> bytes | None:
+    """The attached file, or None with the reason already told: none, too big, or lost."""
+    document = _import_document(message)
+    if document is None:
+        await reply(update, t(lang, "import.usage"))
+        return None
+    limit_kb = IMPORT_MAX_BYTES // 1024
+    if (document.file_size or 0) > IMPORT_MAX_BYTES:
+        await reply(update, t(lang, "import.too_big", limit=limit_kb))
+        return None
+    try:
+        handle = await document.get_file()
+        data = bytes(await handle.download_as_bytearray())
+    except TelegramError as exc:
+        log.info("import download failed in chat %s: %s", chat_id, exc)
+        await reply(update, t(lang, "import.download_failed"))
+        return None
+    if len(data) > IMPORT_MAX_BYTES:
+        await reply(update, t(lang, "import.too_big", limit=limit_kb))
+        return None
+    return data
 
 
 async def _checked_sources(services: Services, plan: ImportPlan) -> list[tuple[str, str, str]]:
