@@ -161,6 +161,26 @@ class MessageMethods(SendingRules):
             message["has_protected_content"] = True
         return message
 
+    def _new_sent(
+        self, chat_id: int, params: dict[str, Any], method: str, **content: Any
+    ) -> SentMessage:
+        """A new message in the chat, with what every send method shares taken from params."""
+        return SentMessage(
+            chat_id=chat_id,
+            message_id=self._new_message_id(chat_id),
+            parse_mode=params.get("parse_mode"),
+            disable_notification=params.get("disable_notification"),
+            message_thread_id=params.get("message_thread_id"),
+            edited=False,
+            method=method,
+            time=time.monotonic(),
+            date=int(time.time()),
+            protect_content=params.get("protect_content"),
+            reply_parameters=params.get("reply_parameters"),
+            params=dict(params),
+            **content,
+        )
+
     def _send_message(self, params: dict[str, Any], files: dict[str, UploadedFile]) -> dict:
         with self._cond:
             chat_id = self._resolve_chat(params.get("chat_id"))
@@ -172,25 +192,16 @@ class MessageMethods(SendingRules):
             markup = self._validate_markup(params.get("reply_markup"), inline_only=False)
             reply_to = self._check_reply(chat_id, params.get("reply_parameters"))
             self._check_deliverable(chat_id, "sendMessage")
-            sent = SentMessage(
-                chat_id=chat_id,
-                message_id=self._new_message_id(chat_id),
+            sent = self._new_sent(
+                chat_id,
+                params,
+                "sendMessage",
                 text=str(params["text"]),
-                parse_mode=params.get("parse_mode"),
                 plain_text=plain,
                 entities=entities,
                 reply_markup=markup,
-                disable_notification=params.get("disable_notification"),
                 link_preview_options=params.get("link_preview_options"),
-                message_thread_id=params.get("message_thread_id"),
-                edited=False,
                 document=None,
-                method="sendMessage",
-                time=time.monotonic(),
-                date=int(time.time()),
-                protect_content=params.get("protect_content"),
-                reply_parameters=params.get("reply_parameters"),
-                params=dict(params),
             )
             return self._accept(sent, self._message_json(sent, reply_to))
 
@@ -227,18 +238,15 @@ class MessageMethods(SendingRules):
                 assert url is not None
                 name = Path(urlsplit(url).path).name or "file"
                 stored = self._register_file(b"", name, None)
-            sent = SentMessage(
-                chat_id=chat_id,
-                message_id=self._new_message_id(chat_id),
+            sent = self._new_sent(
+                chat_id,
+                params,
+                "sendDocument",
                 text=None if caption is None else str(caption),
-                parse_mode=params.get("parse_mode"),
                 plain_text=plain if caption is not None else None,
                 entities=entities,
                 reply_markup=markup,
-                disable_notification=params.get("disable_notification"),
                 link_preview_options=None,
-                message_thread_id=params.get("message_thread_id"),
-                edited=False,
                 document=SentDocument(
                     file_id=stored.file_id,
                     file_unique_id=stored.file_unique_id,
@@ -247,12 +255,6 @@ class MessageMethods(SendingRules):
                     mime_type=stored.mime_type,
                     url=url,
                 ),
-                method="sendDocument",
-                time=time.monotonic(),
-                date=int(time.time()),
-                protect_content=params.get("protect_content"),
-                reply_parameters=params.get("reply_parameters"),
-                params=dict(params),
             )
             return self._accept(sent, self._message_json(sent, reply_to))
 
