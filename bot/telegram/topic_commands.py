@@ -34,16 +34,17 @@ async def create_topic(
         limit=services.settings.max_topics_per_chat,
     )
     for url, name in services.search_urls(topic, search_language):
-        await asyncio.to_thread(
-            services.store.add_chat_source,
-            chat_id,
-            url,
-            name=name,
-            kind="search",
-            topic_id=topic.id,
-        )
+        await _link_search(services, chat_id, url, name, topic.id)
     services.on_topics_changed()
     return topic
+
+
+async def _link_search(
+    services: Services, chat_id: int, url: str, name: str, topic_id: int | None
+) -> None:
+    await asyncio.to_thread(
+        services.store.add_chat_source, chat_id, url, name=name, kind="search", topic_id=topic_id
+    )
 
 
 async def forget_topic(services: Services, chat_id: int, wanted: str) -> Topic | None:
@@ -79,14 +80,7 @@ async def sync_search_sources(services: Services, chat_id: int) -> None:
     }
     for url, (name, topic_id) in wanted.items():
         if url not in linked:
-            await asyncio.to_thread(
-                services.store.add_chat_source,
-                chat_id,
-                url,
-                name=name,
-                kind="search",
-                topic_id=topic_id,
-            )
+            await _link_search(services, chat_id, url, name, topic_id)
     extra = [url for url in linked if url not in wanted]
     if extra:
         await asyncio.to_thread(services.store.unlink_sources, chat_id, extra)
