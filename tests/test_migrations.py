@@ -34,7 +34,7 @@ def test_a_database_of_the_previous_revision_upgrades_and_keeps_its_data(databas
         )
 
     upgrade_database(engine)
-    assert current_revision(engine) == "0010"
+    assert current_revision(engine) == "0011"
     story_columns = {column["name"] for column in inspect(engine).get_columns("story")}
     assert {"terms", "terms_at", "updates"} <= story_columns
     columns = {column["name"] for column in inspect(engine).get_columns("source")}

@@ -192,7 +192,8 @@ class PushStore:
         return found
 
     def hasten(self, source_ids: Iterable[int], interval: float, now: datetime) -> int:
-        """Bring forward the next check of these sources to `interval` after their last one.
+        """Bring forward the next check of these sources to `interval` after their last one,
+        or to the interval their server asks for if longer.
 
         Sources whose last check failed keep their backoff (and any Retry-After)."""
         ids = list(source_ids)
@@ -204,7 +205,8 @@ class PushStore:
                 if source.error_streak:
                     continue
                 last = aware(source.last_success_at) or now
-                soon = max(now, last + timedelta(seconds=interval))
+                wait = max(interval, source.server_floor or 0.0)
+                soon = max(now, last + timedelta(seconds=wait))
                 if (aware(source.next_check_at) or now) > soon:
                     source.next_check_at = soon
                     session.add(source)
