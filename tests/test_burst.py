@@ -224,3 +224,9 @@ async def test_a_burst_never_polls_sooner_than_the_feed_asks(
     assert polled is not None and polled.not_modified_count == 1
     assert polled.server_floor == ttl * 60
     assert await next_wait(store, poller, ids["a"]) < MINIMUM * 1.15
+
+    # /status says how often each is really checked.
+    report = speed_report(PushStore(store), store.list_topics(7), list(ids.values()), now=clock.now)
+    notes = push_texts.source_notes(report, MINIMUM, "en")
+    assert "checked every 2 min" in notes[ids["a"]]
+    assert "checked every 30 min" in notes[ids["ttl"]]

@@ -191,6 +191,19 @@ class PushStore:
                     found[int(search_topic)].add(int(search_source))
         return found
 
+    def server_floors(self, source_ids: Iterable[int]) -> dict[int, float]:
+        """The interval each of these sources' servers last asked for, where they did."""
+        ids = list(source_ids)
+        if not ids:
+            return {}
+        with self.store.reading() as session:
+            rows = session.exec(
+                select(Source.id, Source.server_floor).where(
+                    col(Source.id).in_(ids), col(Source.server_floor).is_not(None)
+                )
+            ).all()
+        return {int(i): float(f) for i, f in rows if i is not None and f is not None}
+
     def hasten(self, source_ids: Iterable[int], interval: float, now: datetime) -> int:
         """Bring forward the next check of these sources to `interval` after their last one,
         or to the interval their server asks for if longer.
