@@ -180,3 +180,53 @@ async def test_faster_polling_starts_with_a_burst_and_ends_with_it(
     assert source_a is not None and source_a.current_interval == USUAL
     later = speed_report(PushStore(store), store.list_topics(7), [ids["a"]], now=clock.now)
     assert later.bursting_topics == [] and push_texts.burst_header(later, MINIMUM) == ""
+
+
+async def test_a_burst_never_polls_sooner_than_the_feed_asks(
+    world: tuple[Store, Poller, ScheduleHints, Clock, dict[str, int]], feeds: FeedServer
+) -> None:
+    store, poller, hints, clock, ids = world
+    ttl = 30  # minutes, in the feed itself: a 304 answer does not repeat it
+    body = rss([Entry("Old news", "https://a.test/old")])
+    feeds.set("/ttl.xml", body.replace("</description>", f"</description><ttl>{ttl}</ttl>", 1))
+    with store.session() as session:
+        source = Source(url=feeds.url("/ttl.xml"), name="ttl", is_global=True, initialized=True)
+        session.add(source)
+        session.commit()
+        assert source.id is not None
+        ids["ttl"] = source.id
+    hints.read()
+    for name in ("a", "ttl"):
+        assert await next_wait(store, poller, ids[name]) > USUAL * 0.85
+    polled = store.get_source(ids["ttl"])
+    assert polled is not None and polled.server_floor == ttl * 60
+
+    for n in range(3):
+        source_id = ids["a"] if n < 2 else ids["ttl"]
+        matched(store, ids["topic"], source_id, clock.now - (10 - n) * MINUTE, n)
+    hints.read()
+    assert {ids["a"], ids["ttl"]} <= hints.bursting_sources
+    # Brought forward at once: a to the minimum interval, the ttl feed only to its ttl.
+    first = {name: store.get_source(ids[name]) for name in ("a", "ttl")}
+    soon = {
+        name: (source.next_check_at.replace(tzinfo=UTC) - utcnow()).total_seconds()
+        for name, source in first.items()
+        if source is not None
+    }
+    assert soon["a"] < MINIMUM * 1.15
+    assert ttl * 60 * 0.95 < soon["ttl"] < USUAL * 0.85
+
+    # Polled during the burst, the feed answers 304 without its ttl: the floor still holds.
+    hits = feeds.hits("/ttl.xml")
+    assert await next_wait(store, poller, ids["ttl"]) > ttl * 60 * 0.85
+    assert feeds.hits("/ttl.xml") == hits + 1
+    polled = store.get_source(ids["ttl"])
+    assert polled is not None and polled.not_modified_count == 1
+    assert polled.server_floor == ttl * 60
+    assert await next_wait(store, poller, ids["a"]) < MINIMUM * 1.15
+
+    # /status says how often each is really checked.
+    report = speed_report(PushStore(store), store.list_topics(7), list(ids.values()), now=clock.now)
+    notes = push_texts.source_notes(report, MINIMUM, "en")
+    assert "checked every 2 min" in notes[ids["a"]]
+    assert "checked every 30 min" in notes[ids["ttl"]]

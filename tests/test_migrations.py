@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
+from sqlmodel import SQLModel
 
+import bot.storage.models  # noqa: F401  (the tables' metadata)
 from bot.storage.db import make_engine
 from bot.storage.migrate import current_revision, upgrade_database
 from bot.storage.store import Store
@@ -34,7 +38,7 @@ def test_a_database_of_the_previous_revision_upgrades_and_keeps_its_data(databas
         )
 
     upgrade_database(engine)
-    assert current_revision(engine) == "0010"
+    assert current_revision(engine) == "0011"
     story_columns = {column["name"] for column in inspect(engine).get_columns("story")}
     assert {"terms", "terms_at", "updates"} <= story_columns
     columns = {column["name"] for column in inspect(engine).get_columns("source")}
@@ -47,3 +51,13 @@ def test_a_database_of_the_previous_revision_upgrades_and_keeps_its_data(databas
     assert source.polls == 3 and source.current_interval is None
     upgrade_database(engine)  # idempotent
     engine.dispose()
+
+
+def test_the_migrations_build_the_schema_the_models_describe(database_url: str) -> None:
+    engine = make_engine(database_url)
+    upgrade_database(engine)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, SQLModel.metadata)
+    engine.dispose()
+    assert differences == []

@@ -43,6 +43,11 @@ R = TypeVar("R")
 RECORD_BATCH = 200  # successful polls written per transaction during a cycle
 
 
+def max_floor(*floors: float | None) -> float | None:
+    known = [floor for floor in floors if floor]
+    return max(known) if known else None
+
+
 @dataclass(frozen=True, slots=True)
 class PollOutcome:
     source_id: int
@@ -169,13 +174,15 @@ class Poller:
             )
 
         if result.not_modified:
+            # A 304 carries no body, hence no RSS ttl: the floor read with the body still holds.
+            floor = max_floor(server_floor(result.headers), source.server_floor)
             interval = poll_interval(
                 default=self.default_interval,
                 explicit=source.interval or source.current_interval,
-                floor=server_floor(result.headers),
+                floor=floor,
                 clamp=self.clamp,
             )
-            await self._record_success(source, result, interval, not_modified=True)
+            await self._record_success(source, result, interval, floor, not_modified=True)
             return PollOutcome(source.id, "not_modified")
 
         if source.kind == "page":
@@ -200,15 +207,16 @@ class Poller:
         fresh = outcome.new_items or outcome.alerts
         if self.hints is not None and outcome.status == "ok" and fresh:
             await self.hints.missed(source.id)
+        floor = server_floor(result.headers, parsed.ttl_seconds)
         interval = poll_interval(
             default=self.default_interval,
             explicit=source.interval,
             gap=observed_gap([*reading.published, *parsed.unchanged_published]),
-            floor=server_floor(result.headers, parsed.ttl_seconds),
+            floor=floor,
             clamp=self.clamp,
         )
         await self._record_success(
-            source, result, interval, name=parsed.title, listing=parsed.listing or b""
+            source, result, interval, floor, name=parsed.title, listing=parsed.listing or b""
         )
         return outcome
 
@@ -290,15 +298,16 @@ class Poller:
         html = result.body.decode("utf-8", "replace")
         links = await self._on_cpu(find_article_links, html, base_url=result.final_url)
         name = source.name or site_of(result.final_url, result.final_url)
+        floor = server_floor(result.headers)
         interval = poll_interval(
             default=self.default_interval,
             explicit=source.interval,
-            floor=server_floor(result.headers),
+            floor=floor,
             clamp=self.clamp,
         )
         if not source.initialized:
             await asyncio.to_thread(self.store.remember_keys, [url_key(link) for link in links])
-            await self._record_success(source, result, interval, kind="page")
+            await self._record_success(source, result, interval, floor, kind="page")
             return PollOutcome(source.id, "first", new_items=len(links))
         fresh = (await self._unseen(links))[: max(1, self.full_text_per_poll)]
         items = []
@@ -321,7 +330,7 @@ class Poller:
                 )
             )
         outcome = await self._ingest(source, items)
-        await self._record_success(source, result, interval, kind="page")
+        await self._record_success(source, result, interval, floor, kind="page")
         return outcome
 
     async def _page_article(self, url: str) -> domain.Article | None:
@@ -343,6 +352,7 @@ class Poller:
         source: Source,
         result: FetchResult,
         interval: float,
+        floor: float | None,
         *,
         not_modified: bool = False,
         name: str | None = None,
@@ -352,7 +362,7 @@ class Poller:
         assert source.id is not None
         wait = interval  # the source's own rhythm stays its current interval
         if self.hints is not None:
-            wait = self.hints.interval(source.id, interval, server_floor(result.headers))
+            wait = self.hints.interval(source.id, interval, floor)
         # Jitter spreads checks out but never brings one under the minimum interval.
         wait = max(jittered(wait), min(wait, self.clamp.low))
         record = PollRecord(
@@ -364,6 +374,7 @@ class Poller:
             new_url=result.permanent_redirect,
             name=name,
             current_interval=interval,
+            server_floor=floor,
             kind=kind,
             listing=listing,
         )

@@ -18,6 +18,10 @@ class SourceSpeed:
     pushed: bool = False
     bursting: bool = False
     median_delay: float | None = None  # seconds, over the last DELAY_WINDOW
+    server_floor: float | None = None  # seconds the host asks between checks, burst or not
+
+    def burst_interval(self, minimum: float) -> float:
+        return max(minimum, self.server_floor or 0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +49,15 @@ def speed_report(
     burst_sources = set().union(*found.values()) if found else set()
     pushed = push_store.pushed_sources()
     delays = push_store.median_delays(source_ids, now - DELAY_WINDOW)
+    floors = push_store.server_floors(burst_sources & set(source_ids))
     return SpeedReport(
         [topic.query for topic in mine],
         {
             source_id: SourceSpeed(
-                source_id in pushed, source_id in burst_sources, delays.get(source_id)
+                source_id in pushed,
+                source_id in burst_sources,
+                delays.get(source_id),
+                floors.get(source_id),
             )
             for source_id in source_ids
         },

@@ -23,7 +23,8 @@ def source_notes(report: SpeedReport, interval: float, lang: str = "en") -> dict
         if speed.pushed:
             lines.append(t(lang, "push.pushed"))
         if speed.bursting:
-            lines.append(t(lang, "push.bursting", interval=duration(int(interval), lang)))
+            every = duration(int(speed.burst_interval(interval)), lang)
+            lines.append(t(lang, "push.bursting", interval=every))
         if speed.median_delay is not None:
             lines.append(t(lang, "push.delay", delay=duration(round(speed.median_delay), lang)))
         if lines:

@@ -60,6 +60,7 @@ class Source(SQLModel, table=True):
     is_global: bool = False
     interval: float | None = None  # explicit, from sources.toml
     current_interval: float | None = None  # what the schedule settled on last time
+    server_floor: float | None = None  # seconds the server asks between requests (ttl, max-age)
     topic_id: int | None = Field(default=None, index=True)  # the topic a search source serves
     etag: str | None = None
     last_modified: str | None = None

@@ -191,8 +191,22 @@ class PushStore:
                     found[int(search_topic)].add(int(search_source))
         return found
 
+    def server_floors(self, source_ids: Iterable[int]) -> dict[int, float]:
+        """The interval each of these sources' servers last asked for, where they did."""
+        ids = list(source_ids)
+        if not ids:
+            return {}
+        with self.store.reading() as session:
+            rows = session.exec(
+                select(Source.id, Source.server_floor).where(
+                    col(Source.id).in_(ids), col(Source.server_floor).is_not(None)
+                )
+            ).all()
+        return {int(i): float(f) for i, f in rows if i is not None and f is not None}
+
     def hasten(self, source_ids: Iterable[int], interval: float, now: datetime) -> int:
-        """Bring forward the next check of these sources to `interval` after their last one.
+        """Bring forward the next check of these sources to `interval` after their last one,
+        or to the interval their server asks for if longer.
 
         Sources whose last check failed keep their backoff (and any Retry-After)."""
         ids = list(source_ids)
@@ -204,7 +218,8 @@ class PushStore:
                 if source.error_streak:
                     continue
                 last = aware(source.last_success_at) or now
-                soon = max(now, last + timedelta(seconds=interval))
+                wait = max(interval, source.server_floor or 0.0)
+                soon = max(now, last + timedelta(seconds=wait))
                 if (aware(source.next_check_at) or now) > soon:
                     source.next_check_at = soon
                     session.add(source)

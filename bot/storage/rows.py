@@ -119,6 +119,7 @@ class PollRecord:
     new_url: str | None = None  # where a permanent redirect led
     name: str | None = None  # taken only while the source has none
     current_interval: float | None = None
+    server_floor: float | None = None  # None: the server asked for no floor this time
     kind: str | None = None
     listing: bytes | None = None  # the entries read this time; None keeps the stored ones
     at: datetime = field(default_factory=utcnow)

@@ -126,6 +126,7 @@ class SourceRows(StoreBase):
                 current_interval=func.coalesce(
                     bindparam("b_interval", type_=c.current_interval.type), c.current_interval
                 ),
+                server_floor=bindparam("b_floor", type_=c.server_floor.type),
                 kind=func.coalesce(bindparam("b_kind", type_=c.kind.type), c.kind),
                 name=case(
                     (c.name == "", func.coalesce(bindparam("b_name", type_=c.name.type), c.name)),
@@ -142,6 +143,7 @@ class SourceRows(StoreBase):
                 "b_at": r.at,
                 "b_next": r.next_check_at,
                 "b_interval": r.current_interval or None,
+                "b_floor": r.server_floor,
                 "b_kind": r.kind or None,
                 "b_name": r.name[:200] if r.name else None,
             }
