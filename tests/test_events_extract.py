@@ -119,3 +119,35 @@ def test_labelled_set_meets_the_goals() -> None:
     assert score.date_recall >= 0.8, score.misses
     assert score.past == 0
     assert score.date_precision > bench.score(rows, bench.dateparser_alone).date_precision
+
+
+MONDAY = datetime(2022, 4, 18, 12, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "The prime minister is due to visit Riyadh in the next two weeks, a first trip in years.",
+        "Новая встреча представителей может состояться в ближайшие две недели",
+        "The envoys will meet again within two weeks.",
+        "Talks in Vienna will go on for the third week.",
+    ],
+)
+def test_a_window_or_a_count_of_weeks_names_no_meeting_day(sentence: str) -> None:
+    assert extract_events("", sentence, MONDAY) == []
+
+
+def test_a_date_said_to_someone_is_the_report_not_the_meeting() -> None:
+    told = "The president is considering a visit to Jerusalem, an official told CNN Monday."
+    assert extract_events("", told, MONDAY) == []
+    assert (
+        extract_events("", "The minister told reporters on Monday he would visit Kyiv.", MONDAY)
+        == []
+    )
+    # the meeting's own day, with a reporting clause after it, is still read
+    [event] = extract_events(
+        "", "The leaders will meet in Geneva on Thursday, officials told reporters.", MONDAY
+    )
+    assert event.dates.start == date(2022, 4, 21)
+    [within] = extract_events("", "The envoys will meet in Geneva on May 25.", MONDAY)
+    assert within.dates.start == date(2022, 5, 25)

@@ -46,7 +46,22 @@ _BOUND_BEFORE_RE = re.compile(
 _SPEECH_BEFORE_RE = re.compile(
     r"(said|says|saying|announced|told|confirmed|confirmation|reported|added|statement|suggested|"
     r"warned|stated|заявил\w*|сообщил\w*|"
-    r"объявил\w*|कहा)[\s,]*(on\s+)?$",
+    r"объявил\w*|कहा)[\s,]*(on\s+)?$|"
+    # the one told comes between: "told reporters on Monday", "told CNN Monday"
+    r"\b(told|tells|telling|briefed)\s+(?:[\w'’.-]+\s+){1,3}(on\s+)?$",
+    re.IGNORECASE,
+)
+# A window or a count of days ("within two weeks", "в ближайшие две недели", "for the third
+# week") bounds when something may happen; it names no day.
+_WINDOW_BEFORE_RE = re.compile(
+    r"\b(within|(?:in|over|during|for) the (?:next|coming|following|past|last)|"
+    r"for the (?:first|second|third|fourth|fifth))\s*$|"
+    r"(?:в|на) (?:ближайшие|следующие|течение|протяжении)\s*$|\bза\s*$",
+    re.IGNORECASE,
+)
+_COUNT_RE = re.compile(
+    r"^(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|a few|several|"
+    r"\w+(?:е|и|ь|ти|ух|ех|ёх))\s+(?:weeks?|months?|years?|недел\w*|месяц\w*|лет|год\w*)$",
     re.IGNORECASE,
 )
 
@@ -169,7 +184,9 @@ def find_dates(
             continue
         cursor = at + len(phrase)
         before = sentence[:at]
-        if _SPEECH_BEFORE_RE.search(before) or _BOUND_BEFORE_RE.search(before):
+        if any(r.search(before) for r in (_SPEECH_BEFORE_RE, _BOUND_BEFORE_RE, _WINDOW_BEFORE_RE)):
+            continue
+        if _COUNT_RE.match(phrase):
             continue
         explicit = bool(_DIGIT_RE.search(phrase))
         if phrase in weeks:
