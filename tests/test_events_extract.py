@@ -151,3 +151,55 @@ def test_a_date_said_to_someone_is_the_report_not_the_meeting() -> None:
     assert event.dates.start == date(2022, 4, 21)
     [within] = extract_events("", "The envoys will meet in Geneva on May 25.", MONDAY)
     assert within.dates.start == date(2022, 5, 25)
+
+
+WEDNESDAY = datetime(2022, 1, 5, 3, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "day"),
+    [
+        ("", "Ministers will meet in Geneva on Friday to agree the package.", date(2022, 1, 7)),
+        ("", "The world's biggest trade show kicks off Thursday in Las Vegas.", date(2022, 1, 6)),
+        ("", "The minister chairs green hustings on Monday in Westminster.", date(2022, 1, 10)),
+        (
+            "Завтра, 6 января, Государственная Дума заслушает отчет правительства",
+            "",
+            date(2022, 1, 6),
+        ),
+        (
+            "Президент 7 января выступит перед участниками дискуссионного клуба",
+            "",
+            date(2022, 1, 7),
+        ),
+        ("", "The president will address delegates in Davos on Friday.", date(2022, 1, 7)),
+        (
+            "Here's why the president is going to Poland",
+            "Poland welcomes the president on Friday as part of his mission.",
+            date(2022, 1, 7),
+        ),
+        (
+            "League to discuss the TV deal at annual general meeting",
+            "The Premier League will discuss the deal at this week's annual general meeting.",
+            date(2022, 1, 5),
+        ),
+    ],
+)
+def test_meetings_named_without_a_meeting_noun(title: str, text: str, day: date) -> None:
+    [event] = extract_events(title, text, WEDNESDAY)
+    assert event.dates.start == day
+
+
+@pytest.mark.parametrize(
+    ("title", "text"),
+    [
+        ("", "The two captains will meet on the rugby pitch on Saturday."),
+        ("", "The Premier League fixtures resume this week, with Arsenal to meet Spurs."),
+        ("", "The law, which parliament passed in May, takes effect on Friday."),
+        ("", "The minister is going to work on the budget on Friday."),
+        ("", "The trade show kicked off on Monday in Las Vegas."),
+        ("", "The leaders gave a press conference on Wednesday in Rome."),
+    ],
+)
+def test_look_alikes_of_those_meetings_give_no_event(title: str, text: str) -> None:
+    assert extract_events(title, text, WEDNESDAY) == []
