@@ -203,3 +203,17 @@ def test_meetings_named_without_a_meeting_noun(title: str, text: str, day: date)
 )
 def test_look_alikes_of_those_meetings_give_no_event(title: str, text: str) -> None:
     assert extract_events(title, text, WEDNESDAY) == []
+
+
+def test_a_day_owned_by_the_meeting_and_the_rest_of_today() -> None:
+    [owned] = extract_events("", "Leaders arrive in Brussels ahead of Friday's summit.", WEDNESDAY)
+    assert owned.dates.start == date(2022, 1, 7)
+    [tonight] = extract_events("", "Ministers will meet tonight in Paris.", WEDNESDAY)
+    assert tonight.dates.start == date(2022, 1, 5)
+    hours = "Pyongyang hit out at the allies hours before the three leaders meet for talks."
+    [soon] = extract_events("", hours, WEDNESDAY)
+    assert soon.dates.start == date(2022, 1, 5)
+    # a meeting already over, and a plain "ahead of" a day, are not read
+    assert extract_events("", hours.replace("meet", "met"), WEDNESDAY) == []
+    assert extract_events("", "Leaders gathered in Brussels for Friday's summit.", WEDNESDAY) == []
+    assert extract_events("", "Ministers will meet ahead of 8 March in Paris.", WEDNESDAY) == []

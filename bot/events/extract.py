@@ -88,6 +88,7 @@ _SPORTS_RE = re.compile(
     r"basketball|baseball|tennis))\b|(?i:матч|турнир|чемпионат|кубо?к|олимпиад|"
     r"मैच|टूर्नामेंट)"
 )
+_BEFORE_EVENT_RE = re.compile(r"\b(before|ahead of)$|через несколько часов$")
 # A sports body's meeting of its members is a meeting all the same.
 _MEMBERS_RE = re.compile(
     r"\b(annual )?general meeting\b|\bAGM\b|общ\w+ собрани\w* (член|акционер)",
@@ -220,6 +221,9 @@ def _announced(found: FoundDate, before: str, after: str, published: datetime) -
     later = found.span.start > published.date()
     if later and (found.explicit or found.span.precision == "week"):
         return True
+    if _BEFORE_EVENT_RE.search(found.span.phrase):
+        # "hours before the leaders meet": the clause it governs has the meeting's tense
+        return _tense("", re.split(r"[,;:.]", after, maxsplit=1)[0]) != "past"
     return _tense(before, after) != "past"
 
 
