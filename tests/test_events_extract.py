@@ -217,3 +217,17 @@ def test_a_day_owned_by_the_meeting_and_the_rest_of_today() -> None:
     assert extract_events("", hours.replace("meet", "met"), WEDNESDAY) == []
     assert extract_events("", "Leaders gathered in Brussels for Friday's summit.", WEDNESDAY) == []
     assert extract_events("", "Ministers will meet ahead of 8 March in Paris.", WEDNESDAY) == []
+
+
+@pytest.mark.parametrize(
+    ("sentence", "announced"),
+    [
+        ("Ministers will meet later to decide whether to keep the policy.", True),
+        ("The leaders will meet later this month in Paris.", False),
+        ("The date of the summit will be decided later.", False),
+        ("Ministers met later to decide on the policy.", False),
+    ],
+)
+def test_a_meeting_later_is_later_today(sentence: str, announced: bool) -> None:
+    events = extract_events("", sentence, WEDNESDAY)
+    assert [e.dates.start for e in events] == ([date(2022, 1, 5)] if announced else [])

@@ -42,7 +42,10 @@ _POSSESSIVE_RE = re.compile(
 )
 _TODAY_RE = re.compile(
     r"\b(?:tonight|this evening|later today|(?:hours|moments) (?:before|ahead of))\b|"
-    r"сегодня вечером|через несколько часов",
+    r"сегодня вечером|через несколько часов|"
+    # "ministers will meet later": a meeting verb's bare "later" is later today
+    r"(?:(?<=\bmeet )|(?<=\bmeets )|(?<=\bgather )|(?<=\bconvene )|(?<=\btalks ))later\b"
+    r"(?!\s+(?:this|next|in|that|on|than|date|stage|years?|months?|weeks?))",
     re.IGNORECASE,
 )
 _NEXT_RE = re.compile(r"next|следующ|будущ|अगले", re.IGNORECASE)
