@@ -231,3 +231,15 @@ def test_a_day_owned_by_the_meeting_and_the_rest_of_today() -> None:
 def test_a_meeting_later_is_later_today(sentence: str, announced: bool) -> None:
     events = extract_events("", sentence, WEDNESDAY)
     assert [e.dates.start for e in events] == ([date(2022, 1, 5)] if announced else [])
+
+
+def test_a_headline_date_does_not_go_with_a_meeting_that_is_over() -> None:
+    published = datetime(2022, 7, 14, 12, tzinfo=UTC)
+    title = "Train drivers to go on strike on 30 July"
+    over = "The union says drivers will walk out after talks over pay broke down."
+    assert extract_events(title, over, published) == []
+    # the headline's own meeting is not undone by an earlier one in the lede
+    summit = "Leaders to hold a summit in Rome on 30 July"
+    earlier = "The last summit broke up without a deal."
+    [event] = extract_events(summit, earlier, published)
+    assert event.dates.start == date(2022, 7, 30)

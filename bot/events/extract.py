@@ -256,7 +256,10 @@ def extract_events(
             ),
             None,
         )
-        if found is None:
+        headline_date = found is not None and found.position < lead
+        if found is None or (
+            headline_date and not meeting_kind(title) and _meeting_is_past(sentence)
+        ):
             continue
         place = _place(context, found.position)
         # A date in the headline and a meeting in the lede: both are the evidence.
@@ -276,6 +279,17 @@ def extract_events(
         if len(events) >= MAX_EVENTS_PER_REPORT:
             break
     return events
+
+
+def _meeting_is_past(lede: str) -> bool:
+    """A lede whose meeting is the subject of a past verb ("after talks over pay broke down")
+    does not make the headline's date a meeting's."""
+    for kind_pattern in (p for _, p in _KINDS):
+        for found in kind_pattern.finditer(lede):
+            rest = re.split(r"[,;:.]", lede[found.end() :], maxsplit=1)[0]
+            if _tense("", rest) != "past":
+                return False
+    return True
 
 
 def _not_a_meeting(clause: str) -> bool:
