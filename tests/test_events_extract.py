@@ -119,3 +119,127 @@ def test_labelled_set_meets_the_goals() -> None:
     assert score.date_recall >= 0.8, score.misses
     assert score.past == 0
     assert score.date_precision > bench.score(rows, bench.dateparser_alone).date_precision
+
+
+MONDAY = datetime(2022, 4, 18, 12, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "The prime minister is due to visit Riyadh in the next two weeks, a first trip in years.",
+        "Новая встреча представителей может состояться в ближайшие две недели",
+        "The envoys will meet again within two weeks.",
+        "Talks in Vienna will go on for the third week.",
+    ],
+)
+def test_a_window_or_a_count_of_weeks_names_no_meeting_day(sentence: str) -> None:
+    assert extract_events("", sentence, MONDAY) == []
+
+
+def test_a_date_said_to_someone_is_the_report_not_the_meeting() -> None:
+    told = "The president is considering a visit to Jerusalem, an official told CNN Monday."
+    assert extract_events("", told, MONDAY) == []
+    assert (
+        extract_events("", "The minister told reporters on Monday he would visit Kyiv.", MONDAY)
+        == []
+    )
+    # the meeting's own day, with a reporting clause after it, is still read
+    [event] = extract_events(
+        "", "The leaders will meet in Geneva on Thursday, officials told reporters.", MONDAY
+    )
+    assert event.dates.start == date(2022, 4, 21)
+    [within] = extract_events("", "The envoys will meet in Geneva on May 25.", MONDAY)
+    assert within.dates.start == date(2022, 5, 25)
+
+
+WEDNESDAY = datetime(2022, 1, 5, 3, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "day"),
+    [
+        ("", "Ministers will meet in Geneva on Friday to agree the package.", date(2022, 1, 7)),
+        ("", "The world's biggest trade show kicks off Thursday in Las Vegas.", date(2022, 1, 6)),
+        ("", "The minister chairs green hustings on Monday in Westminster.", date(2022, 1, 10)),
+        (
+            "Завтра, 6 января, Государственная Дума заслушает отчет правительства",
+            "",
+            date(2022, 1, 6),
+        ),
+        (
+            "Президент 7 января выступит перед участниками дискуссионного клуба",
+            "",
+            date(2022, 1, 7),
+        ),
+        ("", "The president will address delegates in Davos on Friday.", date(2022, 1, 7)),
+        (
+            "Here's why the president is going to Poland",
+            "Poland welcomes the president on Friday as part of his mission.",
+            date(2022, 1, 7),
+        ),
+        (
+            "League to discuss the TV deal at annual general meeting",
+            "The Premier League will discuss the deal at this week's annual general meeting.",
+            date(2022, 1, 5),
+        ),
+    ],
+)
+def test_meetings_named_without_a_meeting_noun(title: str, text: str, day: date) -> None:
+    [event] = extract_events(title, text, WEDNESDAY)
+    assert event.dates.start == day
+
+
+@pytest.mark.parametrize(
+    ("title", "text"),
+    [
+        ("", "The two captains will meet on the rugby pitch on Saturday."),
+        ("", "The Premier League fixtures resume this week, with Arsenal to meet Spurs."),
+        ("", "The law, which parliament passed in May, takes effect on Friday."),
+        ("", "The minister is going to work on the budget on Friday."),
+        ("", "The trade show kicked off on Monday in Las Vegas."),
+        ("", "The leaders gave a press conference on Wednesday in Rome."),
+    ],
+)
+def test_look_alikes_of_those_meetings_give_no_event(title: str, text: str) -> None:
+    assert extract_events(title, text, WEDNESDAY) == []
+
+
+def test_a_day_owned_by_the_meeting_and_the_rest_of_today() -> None:
+    [owned] = extract_events("", "Leaders arrive in Brussels ahead of Friday's summit.", WEDNESDAY)
+    assert owned.dates.start == date(2022, 1, 7)
+    [tonight] = extract_events("", "Ministers will meet tonight in Paris.", WEDNESDAY)
+    assert tonight.dates.start == date(2022, 1, 5)
+    hours = "Pyongyang hit out at the allies hours before the three leaders meet for talks."
+    [soon] = extract_events("", hours, WEDNESDAY)
+    assert soon.dates.start == date(2022, 1, 5)
+    # a meeting already over, and a plain "ahead of" a day, are not read
+    assert extract_events("", hours.replace("meet", "met"), WEDNESDAY) == []
+    assert extract_events("", "Leaders gathered in Brussels for Friday's summit.", WEDNESDAY) == []
+    assert extract_events("", "Ministers will meet ahead of 8 March in Paris.", WEDNESDAY) == []
+
+
+@pytest.mark.parametrize(
+    ("sentence", "announced"),
+    [
+        ("Ministers will meet later to decide whether to keep the policy.", True),
+        ("The leaders will meet later this month in Paris.", False),
+        ("The date of the summit will be decided later.", False),
+        ("Ministers met later to decide on the policy.", False),
+    ],
+)
+def test_a_meeting_later_is_later_today(sentence: str, announced: bool) -> None:
+    events = extract_events("", sentence, WEDNESDAY)
+    assert [e.dates.start for e in events] == ([date(2022, 1, 5)] if announced else [])
+
+
+def test_a_headline_date_does_not_go_with_a_meeting_that_is_over() -> None:
+    published = datetime(2022, 7, 14, 12, tzinfo=UTC)
+    title = "Train drivers to go on strike on 30 July"
+    over = "The union says drivers will walk out after talks over pay broke down."
+    assert extract_events(title, over, published) == []
+    # the headline's own meeting is not undone by an earlier one in the lede
+    summit = "Leaders to hold a summit in Rome on 30 July"
+    earlier = "The last summit broke up without a deal."
+    [event] = extract_events(summit, earlier, published)
+    assert event.dates.start == date(2022, 7, 30)

@@ -33,6 +33,21 @@ _WEEK_RE = re.compile(
     r"(?:अगले|इस) (?:सप्ताह|हफ्ते))(?![\w\u0900-\u097F])",
     re.IGNORECASE,
 )
+# Days dateparser does not pick out of a sentence: the day a noun is owned by ("Friday's summit",
+# "ahead of tomorrow's talks": the date is the meeting's whatever precedes it) and the rest of
+# the publication day ("tonight", "hours before the leaders meet").
+_POSSESSIVE_RE = re.compile(
+    r"\b(today|tomorrow|monday|tuesday|wednesday|thursday|friday|saturday|sunday)['’]s(?!\w)",
+    re.IGNORECASE,
+)
+_TODAY_RE = re.compile(
+    r"\b(?:tonight|this evening|later today|(?:hours|moments) (?:before|ahead of))\b|"
+    r"сегодня вечером|через несколько часов|"
+    # "ministers will meet later": a meeting verb's bare "later" is later today
+    r"(?:(?<=\bmeet )|(?<=\bmeets )|(?<=\bgather )|(?<=\bconvene )|(?<=\btalks ))later\b"
+    r"(?!\s+(?:this|next|in|that|on|than|date|stage|years?|months?|weeks?))",
+    re.IGNORECASE,
+)
 _NEXT_RE = re.compile(r"next|следующ|будущ|अगले", re.IGNORECASE)
 _TRAILING_RE = re.compile(
     r"(\s+(at|a|an|the|and|in|of|for|on|to|by|в|во|и|на|к|с|по))+$", re.IGNORECASE
@@ -46,7 +61,22 @@ _BOUND_BEFORE_RE = re.compile(
 _SPEECH_BEFORE_RE = re.compile(
     r"(said|says|saying|announced|told|confirmed|confirmation|reported|added|statement|suggested|"
     r"warned|stated|заявил\w*|сообщил\w*|"
-    r"объявил\w*|कहा)[\s,]*(on\s+)?$",
+    r"объявил\w*|कहा)[\s,]*(on\s+)?$|"
+    # the one told comes between: "told reporters on Monday", "told CNN Monday"
+    r"\b(told|tells|telling|briefed)\s+(?:[\w'’.-]+\s+){1,3}(on\s+)?$",
+    re.IGNORECASE,
+)
+# A window or a count of days ("within two weeks", "в ближайшие две недели", "for the third
+# week") bounds when something may happen; it names no day.
+_WINDOW_BEFORE_RE = re.compile(
+    r"\b(within|(?:in|over|during|for) the (?:next|coming|following|past|last)|"
+    r"for the (?:first|second|third|fourth|fifth))\s*$|"
+    r"(?:в|на) (?:ближайшие|следующие|течение|протяжении)\s*$|\bза\s*$",
+    re.IGNORECASE,
+)
+_COUNT_RE = re.compile(
+    r"^(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|a few|several|"
+    r"\w+(?:е|и|ь|ти|ух|ех|ёх))\s+(?:weeks?|months?|years?|недел\w*|месяц\w*|лет|год\w*)$",
     re.IGNORECASE,
 )
 
@@ -158,22 +188,28 @@ def find_dates(
     except (ValueError, OverflowError):
         return []
     phrases = [(sentence.find(raw), raw) for raw, _ in found or []]
-    weeks = {m.group(0): _week_phrase(m, published.date()) for m in _WEEK_RE.finditer(sentence)}
-    phrases += [(sentence.find(phrase), phrase) for phrase in weeks]
+    own = _own_phrases(sentence, published, languages)
+    phrases += [(sentence.find(phrase), phrase) for phrase in own]
     results: list[FoundDate] = []
     cursor = 0
     for _, raw in sorted(p for p in phrases if p[0] >= 0):
         phrase = _TRAILING_RE.sub("", raw.strip(" ,.;:")).strip(" ,.;:")
+        phrase = re.sub(r"^of\s+", "", phrase)  # "ahead of 8 March" is read as "of 8 March"
         at = sentence.find(phrase, cursor)
         if at < 0 or not phrase or phrase.casefold() in _NOW:
             continue
         cursor = at + len(phrase)
         before = sentence[:at]
-        if _SPEECH_BEFORE_RE.search(before) or _BOUND_BEFORE_RE.search(before):
+        bounds: tuple[re.Pattern[str], ...] = (_SPEECH_BEFORE_RE, _WINDOW_BEFORE_RE)
+        if not _POSSESSIVE_RE.fullmatch(phrase):
+            bounds += (_BOUND_BEFORE_RE,)
+        if any(r.search(before) for r in bounds):
+            continue
+        if _COUNT_RE.match(phrase):
             continue
         explicit = bool(_DIGIT_RE.search(phrase))
-        if phrase in weeks:
-            span: DateSpan | None = weeks[phrase]
+        if phrase in own:
+            span: DateSpan | None = own[phrase]
         elif explicit:
             span = _explicit(phrase, sentence, at, published, languages)
         else:
@@ -182,6 +218,21 @@ def find_dates(
             continue
         results.append(FoundDate(span, at, explicit))
     return results
+
+
+def _own_phrases(
+    sentence: str, published: datetime, languages: tuple[str, ...]
+) -> dict[str, DateSpan | None]:
+    day = published.date()
+    own: dict[str, DateSpan | None] = {
+        m.group(0): _week_phrase(m, day) for m in _WEEK_RE.finditer(sentence)
+    }
+    for m in _POSSESSIVE_RE.finditer(sentence):
+        span = _relative(m.group(1), published, languages)
+        own[m.group(0)] = span and DateSpan(span.start, span.end, span.precision, m.group(0))
+    for m in _TODAY_RE.finditer(sentence):
+        own[m.group(0)] = DateSpan(day, day, "day", m.group(0))
+    return own
 
 
 def plausible(span: DateSpan, published: date) -> bool:

@@ -25,13 +25,30 @@ _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     for kind, pattern in (
         ("summit", r"\bsummits?\b|саммит|शिखर"),
         ("talks", r"\btalks\b|\bnegotiations\b|переговор|वार्ता"),
-        ("conference", r"\bconference\b|\bforum\b|\bcongress\b|форум|конференц|съезд|सम्मेलन"),
-        ("visit", r"\bvisit(s|ing)?\b|\b(travel|trip) to\b|визит|посет|दौर|यात्रा"),
+        (
+            "conference",
+            r"\bconference\b|\bforum\b|\bcongress\b|\btrade (show|fair)s?\b|\bexpo\b|"
+            r"форум|конференц|съезд|सम्मेलन",
+        ),
+        (
+            "visit",
+            r"\bvisit(s|ing)?\b|\b(travel|trip) to\b|визит|посет|दौर|यात्रा|"
+            r"\b(is|are|am) (going|heading|flying|travell?ing) to (the )?(?-i:[A-Z])",
+        ),
         (
             "meeting",
             r"\bmeetings?\b|\bmeets\b|\bmeet with\b|\bconven(e|es|ing)\b|\bgather\b|\bsession\b|"
             r"\bmeet (the )?(leaders?|(prime )?ministers?|president|chancellor|officials|"
-            r"counterparts?|delegation)|встреч|встрет|заседани|сесси|बैठक|मुलाकात",
+            r"counterparts?|delegation)|\b(will|would|shall|to|'ll) meet\b|\bhustings\b|"
+            r"\baddress(es|ing)? (the )?(delegates|participants|lawmakers|MPs|deputies)\b|"
+            r"встреч|встрет|заседани|сесси|выступ\w+ перед (участник|делегат|депутат)|बैठक|मुलाकात",
+        ),
+        # A legislature as the actor of a coming act is a sitting ("the Duma will hear …").
+        (
+            "session",
+            r"\b(parliament|assembly|senate|duma|lok sabha|rajya sabha)\s+(will|is to|is due to|"
+            r"is set to|meets|sits|convenes)\b|"
+            r"(?<!\w)(дума|парламент|рада|совет федерации)\s+[а-яё]+(ет|ит|ут|ют|ят)(ся)?(?!\w)",
         ),
     )
 )
@@ -41,7 +58,8 @@ _FUTURE_RE = re.compile(
     r"\b(will|shall|'ll|set to|scheduled|expect(s|ed)?|plans? to|planned|due to|is to|are to|"
     r"upcoming|ahead of|next|later this|to (visit|meet|host|hold|attend|travel|gather|sign|open)|"
     r"(are|is) (meeting|visiting|travell?ing|heading)|prepar\w+ to|proposed|later(?=\s*$)|"
-    r"(meets|visits|hosts|opens|begins|starts|convenes|travels|heads))\b|"
+    r"(meets|visits|hosts|opens|begins|starts|convenes|travels|heads|kicks off|gets under ?way)|"
+    r"(is|are|am) going to)\b|"
     r"посетит|посетят|проведе?т|проведёт|проведут|состо[ия]тся|пройд[её]т|пройдут|стартуе?т|"
     r"стартуют|начн[её]тся|откро[ею]тся|отправится|прибуд[еу]т|встрет[ия]тся|прим[еу]т участие|"
     r"намечен|запланирован|предстоящ|будущего года|в будущем|завтра|предлож|"
@@ -52,6 +70,9 @@ _FUTURE_RE = re.compile(
 # "scheduled" and "expected" count as future.
 _PAST_RE = re.compile(
     r"\b(was|were|had|did|made|met|held|took|arrived|went|came|left|spoke|began|said|"
+    # irregular forms that are never a participle ("to be sent" is not a past)
+    r"gave|flew|saw|became|wrote|broke|fell|rose|drew|threw|withdrew|swore|undertook|shook|knew|"
+    r"grew|drove|chose|ran|ate|sang|rang|stole|froze|forgot|"
     r"[a-z]{2,}ed)\b|(?<!\w)[а-яё]{3,}(?:ал|ял|ил|ел|ул|ёл|шл)(?:а|о|и|ся|ась|ось|ись)?(?!\w)",
     re.IGNORECASE,
 )
@@ -63,8 +84,15 @@ _CANCELLED_RE = re.compile(
 # Sports fixtures are not meetings, though teams "meet" and a tournament holds "sessions".
 _SPORTS_RE = re.compile(
     r"\b(?:[A-Z][\w'’-]* (?:Cup|League|Games|Open|Grand Prix)|(?i:semi-?finals?|quarter-?finals?|"
-    r"tournament|championships?|grand slam|fixtures?))\b|(?i:матч|турнир|чемпионат|кубо?к|олимпиад|"
+    r"tournament|championships?|grand slam|fixtures?|rugby|football|soccer|cricket|hockey|"
+    r"basketball|baseball|tennis))\b|(?i:матч|турнир|чемпионат|кубо?к|олимпиад|"
     r"मैच|टूर्नामेंट)"
+)
+_BEFORE_EVENT_RE = re.compile(r"\b(before|ahead of)$|через несколько часов$")
+# A sports body's meeting of its members is a meeting all the same.
+_MEMBERS_RE = re.compile(
+    r"\b(annual )?general meeting\b|\bAGM\b|общ\w+ собрани\w* (член|акционер)",
+    re.IGNORECASE,
 )
 _CALENDAR_WORDS = frozenset(
     [
@@ -193,6 +221,9 @@ def _announced(found: FoundDate, before: str, after: str, published: datetime) -
     later = found.span.start > published.date()
     if later and (found.explicit or found.span.precision == "week"):
         return True
+    if _BEFORE_EVENT_RE.search(found.span.phrase):
+        # "hours before the leaders meet": the clause it governs has the meeting's tense
+        return _tense("", re.split(r"[,;:.]", after, maxsplit=1)[0]) != "past"
     return _tense(before, after) != "past"
 
 
@@ -225,7 +256,10 @@ def extract_events(
             ),
             None,
         )
-        if found is None:
+        headline_date = found is not None and found.position < lead
+        if found is None or (
+            headline_date and not meeting_kind(title) and _meeting_is_past(sentence)
+        ):
             continue
         place = _place(context, found.position)
         # A date in the headline and a meeting in the lede: both are the evidence.
@@ -247,8 +281,20 @@ def extract_events(
     return events
 
 
+def _meeting_is_past(lede: str) -> bool:
+    """A lede whose meeting is the subject of a past verb ("after talks over pay broke down")
+    does not make the headline's date a meeting's."""
+    for kind_pattern in (p for _, p in _KINDS):
+        for found in kind_pattern.finditer(lede):
+            rest = re.split(r"[,;:.]", lede[found.end() :], maxsplit=1)[0]
+            if _tense("", rest) != "past":
+                return False
+    return True
+
+
 def _not_a_meeting(clause: str) -> bool:
-    return bool(_CANCELLED_RE.search(clause) or _SPORTS_RE.search(clause))
+    sports = _SPORTS_RE.search(clause) and not _MEMBERS_RE.search(clause)
+    return bool(_CANCELLED_RE.search(clause) or sports)
 
 
 def _clause_around(context: str, at: int) -> str:
