@@ -126,6 +126,7 @@ async def test_addsource_refuses_private_addresses_without_a_request(
         assert "can't use that source" in reply and "Nothing was added" in reply, reply
     assert feeds.requests == []
     assert "Send a feed" in await bot.command(ANN, "/addsource")
+    assert "Which one?" in await bot.command(ANN, "/removesource")
 
 
 async def test_addsource_finds_a_pages_feed_and_serves_only_that_chat(

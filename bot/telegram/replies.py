@@ -124,6 +124,22 @@ async def change_request(update: Update, context: BotContext) -> tuple[Services,
     return None
 
 
+async def change_with_argument(
+    update: Update, context: BotContext, usage: Callable[[str], str]
+) -> tuple[Services, str, str] | None:
+    """Services, reply language and argument of a command that changes the chat and needs an
+    argument; None, with the refusal or the usage reply already sent, when it cannot go on."""
+    allowed = await change_request(update, context)
+    if allowed is None:
+        return None
+    services, lang = allowed
+    argument = command_argument(update)
+    if not argument:
+        await reply(update, usage(lang))
+        return None
+    return services, lang, argument
+
+
 async def unknown_command(update: Update, context: BotContext) -> None:
     await reply(update, texts.unknown_command(await language_of(update, context.services)))
 

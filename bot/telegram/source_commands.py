@@ -13,18 +13,14 @@ from bot.sources.netguard import MAX_URL_LENGTH, with_scheme
 from bot.storage.store import QuotaExceeded
 from bot.subscribers.sources import check_source
 from bot.telegram.context import BotContext
-from bot.telegram.replies import change_request, command_argument, ensure_chat, reply
+from bot.telegram.replies import change_with_argument, ensure_chat, reply
 
 
 async def add_source(update: Update, context: BotContext) -> None:
-    allowed = await change_request(update, context)
-    if allowed is None:
+    request = await change_with_argument(update, context, texts.addsource_usage)
+    if request is None:
         return
-    services, lang = allowed
-    wanted = command_argument(update)
-    if not wanted:
-        await reply(update, texts.addsource_usage(lang))
-        return
+    services, lang, wanted = request
     assert services.fetcher is not None and services.articles is not None
     known = await asyncio.to_thread(services.store.global_source, with_scheme(wanted))
     if known is not None:
@@ -63,16 +59,12 @@ async def add_source(update: Update, context: BotContext) -> None:
 
 
 async def remove_source(update: Update, context: BotContext) -> None:
-    allowed = await change_request(update, context)
-    if allowed is None:
+    request = await change_with_argument(update, context, texts.removesource_usage)
+    if request is None:
         return
-    services, lang = allowed
-    wanted = command_argument(update)
+    services, lang, wanted = request
     chat = update.effective_chat
     assert chat is not None
-    if not wanted:
-        await reply(update, texts.removesource_usage(lang))
-        return
     source = await asyncio.to_thread(
         services.store.remove_chat_source, chat.id, wanted[:MAX_URL_LENGTH]
     )

@@ -17,7 +17,14 @@ from bot.storage.models import Topic, utcnow
 from bot.storage.store import QuotaExceeded
 from bot.subscribers.topics import MAX_QUERY_LENGTH, refuse_duplicate
 from bot.telegram.context import BotContext, Services
-from bot.telegram.replies import change_request, command_argument, ensure_chat, language_of, reply
+from bot.telegram.replies import (
+    change_request,
+    change_with_argument,
+    command_argument,
+    ensure_chat,
+    language_of,
+    reply,
+)
 
 PREVIEW_HOURS = 72
 
@@ -87,14 +94,10 @@ async def sync_search_sources(services: Services, chat_id: int) -> None:
 
 
 async def watch(update: Update, context: BotContext) -> None:
-    allowed = await change_request(update, context)
-    if allowed is None:
+    request = await change_with_argument(update, context, texts.watch_usage)
+    if request is None:
         return
-    services, lang = allowed
-    text = command_argument(update)
-    if not text:
-        await reply(update, texts.watch_usage(lang))
-        return
+    services, lang, text = request
     if len(text) > MAX_QUERY_LENGTH:
         await reply(update, texts.query_too_long(MAX_QUERY_LENGTH, lang))
         return
