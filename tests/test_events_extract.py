@@ -243,3 +243,60 @@ def test_a_headline_date_does_not_go_with_a_meeting_that_is_over() -> None:
     earlier = "The last summit broke up without a deal."
     [event] = extract_events(summit, earlier, published)
     assert event.dates.start == date(2022, 7, 30)
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        # past verbs that no suffix list knew: the dictionary reads the tense
+        "Сегодня Владимир Путин прибыл в Баку с двухдневным государственным визитом",
+        "Сегодня Лавров был на переговорах в Пекине",
+        "Сегодня президенты провели переговоры в Кремле",
+        "Завтра Путин завершит визит в Индию",
+    ],
+)
+def test_a_russian_visit_under_way_is_not_announced(title: str) -> None:
+    assert extract_events(title, "", ANNOUNCED) == []
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Сегодня Путин прибудет в Баку с государственным визитом",
+        "Завтра президенты проведут переговоры в Кремле",
+        "Путин и Моди встретятся в Дели в четверг",
+    ],
+)
+def test_a_russian_visit_to_come_is_announced(title: str) -> None:
+    [event] = extract_events(title, "", ANNOUNCED)
+    assert event.dates.start >= ANNOUNCED.date()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "President Joe Biden will conclude a visit to South Korea on Sunday.",
+        "The prince's visit to Canada for the jubilee will end on Thursday.",
+        "All eyes will be on the Federal Reserve Wednesday as it wraps up a policy meeting.",
+        "Визит завершится в пятницу.",
+    ],
+)
+def test_a_meeting_that_ends_on_the_date_is_under_way(text: str) -> None:
+    assert extract_events("", text, ANNOUNCED) == []
+
+
+def test_ending_something_else_is_still_a_meeting() -> None:
+    [deal] = extract_events(
+        "", "Biden will visit Japan on Monday to conclude a trade deal.", ANNOUNCED
+    )
+    assert deal.dates.start == date(2025, 12, 1)
+    [war] = extract_events("", "Talks to end the war will be held in Geneva on Monday.", ANNOUNCED)
+    assert (war.dates.start, war.place) == (date(2025, 12, 1), "Geneva")
+
+
+def test_we_is_a_word_not_wednesday() -> None:
+    title = "Russia-Ukraine war live: Putin and Erdoğan to meet; what we know on day 126"
+    assert extract_events(title, "", ANNOUNCED) == []
+    assert [f.span.phrase for f in find_dates("what we know on Thursday", ANNOUNCED)] == [
+        "on Thursday"
+    ]

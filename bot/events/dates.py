@@ -48,6 +48,8 @@ _TODAY_RE = re.compile(
     r"(?!\s+(?:this|next|in|that|on|than|date|stage|years?|months?|weeks?))",
     re.IGNORECASE,
 )
+# Two Latin letters are a weekday only in a table ("We", "Th"); in prose they are words ("we").
+_TABULAR_RE = re.compile(r"[A-Za-z]{1,2}\.?")
 _NEXT_RE = re.compile(r"next|следующ|будущ|अगले", re.IGNORECASE)
 _TRAILING_RE = re.compile(
     r"(\s+(at|a|an|the|and|in|of|for|on|to|by|в|во|и|на|к|с|по))+$", re.IGNORECASE
@@ -208,6 +210,8 @@ def find_dates(
         if _COUNT_RE.match(phrase):
             continue
         explicit = bool(_DIGIT_RE.search(phrase))
+        if not explicit and _TABULAR_RE.fullmatch(phrase):
+            continue
         if phrase in own:
             span: DateSpan | None = own[phrase]
         elif explicit:
