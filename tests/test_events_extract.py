@@ -300,3 +300,30 @@ def test_we_is_a_word_not_wednesday() -> None:
     assert [f.span.phrase for f in find_dates("what we know on Thursday", ANNOUNCED)] == [
         "on Thursday"
     ]
+
+
+def test_congress_with_a_capital_is_a_legislature_not_a_gathering() -> None:
+    text = "President Joe Biden on Tuesday is set to sign a bill after Congress approved it."
+    assert extract_events("", text, ANNOUNCED) == []
+    [party] = extract_events("", "The party congress will open in Beijing on Sunday.", ANNOUNCED)
+    assert party.dates.start == date(2025, 11, 30)
+
+
+def test_the_lede_s_own_verb_dates_its_meeting_not_the_headline_s() -> None:
+    title = "Giuliani meets with House committee for more than 9 hours"
+    lede = "Rudy Giuliani, Trump's onetime attorney, on Friday met with the House committee."
+    assert extract_events(title, lede, ANNOUNCED) == []
+    title = "Kim Jong Un accepts Trump's invitation to meet at the DMZ"
+    lede = 'The meeting on Sunday might "only be a handshake," said Trump.'
+    [dmz] = extract_events(title, lede, ANNOUNCED)
+    assert dmz.dates.start == date(2025, 11, 30)
+
+
+def test_from_a_day_is_the_start_of_a_state_but_from_to_is_a_range() -> None:
+    assert extract_events("", "From Monday, there will be no limit on visits.", ANNOUNCED) == []
+    for text in (
+        "The summit will run in Delhi from December 4 to 5.",
+        "The summit will be held on December 4-5 in Delhi.",
+    ):
+        [summit] = extract_events("", text, ANNOUNCED)
+        assert (summit.dates.start, summit.dates.end) == (date(2025, 12, 4), date(2025, 12, 5))

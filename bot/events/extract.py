@@ -28,7 +28,9 @@ _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("talks", r"\btalks\b|\bnegotiations\b|переговор|वार्ता"),
         (
             "conference",
-            r"\bconference\b|\bforum\b|\bcongress\b|\btrade (show|fair)s?\b|\bexpo\b|"
+            # "Congress" with a capital is a legislature or a party, not a gathering
+            r"\bconference\b|\bforum\b|(?-i:\bcongress\b)|\bparty congress\b|"
+            r"\btrade (show|fair)s?\b|\bexpo\b|"
             r"форум|конференц|съезд|सम्मेलन",
         ),
         (
@@ -192,16 +194,21 @@ def _contains(tokens: tuple[str, ...], needle: tuple[str, ...]) -> bool:
     return any(tokens[i : i + size] == needle for i in range(len(tokens) - size + 1))
 
 
-def _announced(found: FoundDate, before: str, after: str, published: datetime) -> bool:
+def _announced(found: FoundDate, context: str, lead: int, published: datetime) -> bool:
     """A calendar date after publication, or "next week", is announced whatever the verb;
-    a weekday, "today" or "this week" only when its verb is not in the past."""
+    a weekday, "today" or "this week" only when its verb is not in the past. The verb is
+    looked for in the date's own sentence first: a headline's present ("Giuliani meets
+    committee") tells of the day's news, not of the lede's date."""
+    before = context[: found.position]
+    after = context[found.position + len(found.span.phrase) :]
     later = found.span.start > published.date()
     if later and (found.explicit or found.span.precision == "week"):
         return True
     if _BEFORE_EVENT_RE.search(found.span.phrase):
         # "hours before the leaders meet": the clause it governs has the meeting's tense
         return _tense("", re.split(r"[,;:.]", after, maxsplit=1)[0]) != "past"
-    return _tense(before, after) != "past"
+    own = _tense(before[lead:], after) if found.position >= lead else None
+    return (own or _tense(before, after)) != "past"
 
 
 def extract_events(
@@ -226,9 +233,7 @@ def extract_events(
             (
                 f
                 for f in find_dates(context, published, langs)
-                if _announced(
-                    f, context[: f.position], context[f.position + len(f.span.phrase) :], published
-                )
+                if _announced(f, context, lead, published)
                 and not _not_a_meeting(_clause_around(context, f.position))
             ),
             None,

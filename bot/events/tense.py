@@ -36,6 +36,12 @@ _PAST_RE = re.compile(
     r"[a-z]{2,}ed)\b",
     re.IGNORECASE,
 )
+# The verb of a reporting clause after the date ("…on Sunday, said Trump") is the report's, not
+# the meeting's.
+_REPORTING_RE = re.compile(
+    r"\b(said|says|told|tells|added|wrote|reported|announced)\b|сказал\w*|заявил\w*|сообщил\w*",
+    re.IGNORECASE,
+)
 _CYRILLIC_WORD_RE = re.compile(r"[а-яё]+", re.IGNORECASE)
 _MORPH_TENSES = {"past": "past", "futr": "future"}
 
@@ -73,5 +79,5 @@ def tense(before: str, after: str) -> str | None:
         last_end = max(end for _, end, _ in earlier)
         ending_there = {t for _, end, t in earlier if end == last_end}
         return "future" if "future" in ending_there else "past"
-    later = _cues(after)
+    later = [cue for cue in _cues(after) if not _REPORTING_RE.fullmatch(after[cue[0] : cue[1]])]
     return later[0][2] if later else None
