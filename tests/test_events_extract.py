@@ -243,3 +243,87 @@ def test_a_headline_date_does_not_go_with_a_meeting_that_is_over() -> None:
     earlier = "The last summit broke up without a deal."
     [event] = extract_events(summit, earlier, published)
     assert event.dates.start == date(2022, 7, 30)
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        # past verbs that no suffix list knew: the dictionary reads the tense
+        "Сегодня Владимир Путин прибыл в Баку с двухдневным государственным визитом",
+        "Сегодня Лавров был на переговорах в Пекине",
+        "Сегодня президенты провели переговоры в Кремле",
+        "Завтра Путин завершит визит в Индию",
+    ],
+)
+def test_a_russian_visit_under_way_is_not_announced(title: str) -> None:
+    assert extract_events(title, "", ANNOUNCED) == []
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Сегодня Путин прибудет в Баку с государственным визитом",
+        "Завтра президенты проведут переговоры в Кремле",
+        "Путин и Моди встретятся в Дели в четверг",
+    ],
+)
+def test_a_russian_visit_to_come_is_announced(title: str) -> None:
+    [event] = extract_events(title, "", ANNOUNCED)
+    assert event.dates.start >= ANNOUNCED.date()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "President Joe Biden will conclude a visit to South Korea on Sunday.",
+        "The prince's visit to Canada for the jubilee will end on Thursday.",
+        "All eyes will be on the Federal Reserve Wednesday as it wraps up a policy meeting.",
+        "Визит завершится в пятницу.",
+    ],
+)
+def test_a_meeting_that_ends_on_the_date_is_under_way(text: str) -> None:
+    assert extract_events("", text, ANNOUNCED) == []
+
+
+def test_ending_something_else_is_still_a_meeting() -> None:
+    [deal] = extract_events(
+        "", "Biden will visit Japan on Monday to conclude a trade deal.", ANNOUNCED
+    )
+    assert deal.dates.start == date(2025, 12, 1)
+    [war] = extract_events("", "Talks to end the war will be held in Geneva on Monday.", ANNOUNCED)
+    assert (war.dates.start, war.place) == (date(2025, 12, 1), "Geneva")
+
+
+def test_we_is_a_word_not_wednesday() -> None:
+    title = "Russia-Ukraine war live: Putin and Erdoğan to meet; what we know on day 126"
+    assert extract_events(title, "", ANNOUNCED) == []
+    assert [f.span.phrase for f in find_dates("what we know on Thursday", ANNOUNCED)] == [
+        "on Thursday"
+    ]
+
+
+def test_congress_with_a_capital_is_a_legislature_not_a_gathering() -> None:
+    text = "President Joe Biden on Tuesday is set to sign a bill after Congress approved it."
+    assert extract_events("", text, ANNOUNCED) == []
+    [party] = extract_events("", "The party congress will open in Beijing on Sunday.", ANNOUNCED)
+    assert party.dates.start == date(2025, 11, 30)
+
+
+def test_the_lede_s_own_verb_dates_its_meeting_not_the_headline_s() -> None:
+    title = "Giuliani meets with House committee for more than 9 hours"
+    lede = "Rudy Giuliani, Trump's onetime attorney, on Friday met with the House committee."
+    assert extract_events(title, lede, ANNOUNCED) == []
+    title = "Kim Jong Un accepts Trump's invitation to meet at the DMZ"
+    lede = 'The meeting on Sunday might "only be a handshake," said Trump.'
+    [dmz] = extract_events(title, lede, ANNOUNCED)
+    assert dmz.dates.start == date(2025, 11, 30)
+
+
+def test_from_a_day_is_the_start_of_a_state_but_from_to_is_a_range() -> None:
+    assert extract_events("", "From Monday, there will be no limit on visits.", ANNOUNCED) == []
+    for text in (
+        "The summit will run in Delhi from December 4 to 5.",
+        "The summit will be held on December 4-5 in Delhi.",
+    ):
+        [summit] = extract_events("", text, ANNOUNCED)
+        assert (summit.dates.start, summit.dates.end) == (date(2025, 12, 4), date(2025, 12, 5))

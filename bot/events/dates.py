@@ -48,6 +48,9 @@ _TODAY_RE = re.compile(
     r"(?!\s+(?:this|next|in|that|on|than|date|stage|years?|months?|weeks?))",
     re.IGNORECASE,
 )
+_DAY_HYPHEN_RE = re.compile(r"(?<=\b\d)-(?=\d{1,2}\b)|(?<=\b\d\d)-(?=\d{1,2}\b)")
+# Two Latin letters are a weekday only in a table ("We", "Th"); in prose they are words ("we").
+_TABULAR_RE = re.compile(r"[A-Za-z]{1,2}\.?")
 _NEXT_RE = re.compile(r"next|следующ|будущ|अगले", re.IGNORECASE)
 _TRAILING_RE = re.compile(
     r"(\s+(at|a|an|the|and|in|of|for|on|to|by|в|во|и|на|к|с|по))+$", re.IGNORECASE
@@ -57,6 +60,9 @@ _BOUND_BEFORE_RE = re.compile(
     r"\b(until|till|by|before|after|since|ahead of|до|после|к|с|накануне|в преддверии)\s*$",
     re.IGNORECASE,
 )
+# "From Monday, there will be no limit on visits": the start of a state, unless a range follows
+# ("from December 4 to 5").
+_FROM_BEFORE_RE = re.compile(r"\bfrom\s*$", re.IGNORECASE)
 # A date said of the report itself ("officials said on Thursday") is not the meeting's date.
 _SPEECH_BEFORE_RE = re.compile(
     r"(said|says|saying|announced|told|confirmed|confirmation|reported|added|statement|suggested|"
@@ -183,6 +189,9 @@ def find_dates(
     sentence: str, published: datetime, languages: tuple[str, ...] = LANGUAGES
 ) -> list[FoundDate]:
     """Plausible day ranges in `sentence`, in order; none before publication or far after it."""
+    # a hyphen between days hides the date from the search ("December 4-5"); a dash of the same
+    # length keeps every offset
+    sentence = _DAY_HYPHEN_RE.sub("–", sentence)
     try:
         found = search_dates(sentence, languages=list(languages), settings=_settings(published))
     except (ValueError, OverflowError):
@@ -194,7 +203,8 @@ def find_dates(
     cursor = 0
     for _, raw in sorted(p for p in phrases if p[0] >= 0):
         phrase = _TRAILING_RE.sub("", raw.strip(" ,.;:")).strip(" ,.;:")
-        phrase = re.sub(r"^of\s+", "", phrase)  # "ahead of 8 March" is read as "of 8 March"
+        # "ahead of 8 March" is read as "of 8 March", "from Monday" with its preposition
+        phrase = re.sub(r"^(?:of|from)\s+", "", phrase, flags=re.IGNORECASE)
         at = sentence.find(phrase, cursor)
         if at < 0 or not phrase or phrase.casefold() in _NOW:
             continue
@@ -207,7 +217,13 @@ def find_dates(
             continue
         if _COUNT_RE.match(phrase):
             continue
+        if _FROM_BEFORE_RE.search(before) and not (
+            _RANGE_INSIDE_RE.search(phrase) or _RANGE_AFTER_RE.match(sentence[cursor:])
+        ):
+            continue
         explicit = bool(_DIGIT_RE.search(phrase))
+        if not explicit and _TABULAR_RE.fullmatch(phrase):
+            continue
         if phrase in own:
             span: DateSpan | None = own[phrase]
         elif explicit:

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from bot.events.dates import LANGUAGES, FoundDate, find_dates
 from bot.events.model import AnnouncedEvent, DateSpan
+from bot.events.tense import tense as _tense
 from bot.match.query import NO_ALIASES, Aliases, tokenize
 from bot.summarize.sentences import split_sentences
 
@@ -27,7 +28,9 @@ _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("talks", r"\btalks\b|\bnegotiations\b|переговор|वार्ता"),
         (
             "conference",
-            r"\bconference\b|\bforum\b|\bcongress\b|\btrade (show|fair)s?\b|\bexpo\b|"
+            # "Congress" with a capital is a legislature or a party, not a gathering
+            r"\bconference\b|\bforum\b|(?-i:\bcongress\b)|\bparty congress\b|"
+            r"\btrade (show|fair)s?\b|\bexpo\b|"
             r"форум|конференц|съезд|सम्मेलन",
         ),
         (
@@ -52,30 +55,6 @@ _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ),
     )
 )
-# Future cues, and the present of a meeting's verbs ("the summit opens on Monday"), which news
-# uses for a scheduled day.
-_FUTURE_RE = re.compile(
-    r"\b(will|shall|'ll|set to|scheduled|expect(s|ed)?|plans? to|planned|due to|is to|are to|"
-    r"upcoming|ahead of|next|later this|to (visit|meet|host|hold|attend|travel|gather|sign|open)|"
-    r"(are|is) (meeting|visiting|travell?ing|heading)|prepar\w+ to|proposed|later(?=\s*$)|"
-    r"(meets|visits|hosts|opens|begins|starts|convenes|travels|heads|kicks off|gets under ?way)|"
-    r"(is|are|am) going to)\b|"
-    r"посетит|посетят|проведе?т|проведёт|проведут|состо[ия]тся|пройд[её]т|пройдут|стартуе?т|"
-    r"стартуют|начн[её]тся|откро[ею]тся|отправится|прибуд[еу]т|встрет[ия]тся|прим[еу]т участие|"
-    r"намечен|запланирован|предстоящ|будущего года|в будущем|завтра|предлож|"
-    r"\S+(ेंगे|ेगी|ेगा|ेंगी)(?!\S)",
-    re.IGNORECASE,
-)
-# English past forms; Russian past verbs ("стартовал", "прошли"). Future cues win a tie, so
-# "scheduled" and "expected" count as future.
-_PAST_RE = re.compile(
-    r"\b(was|were|had|did|made|met|held|took|arrived|went|came|left|spoke|began|said|"
-    # irregular forms that are never a participle ("to be sent" is not a past)
-    r"gave|flew|saw|became|wrote|broke|fell|rose|drew|threw|withdrew|swore|undertook|shook|knew|"
-    r"grew|drove|chose|ran|ate|sang|rang|stole|froze|forgot|"
-    r"[a-z]{2,}ed)\b|(?<!\w)[а-яё]{3,}(?:ал|ял|ил|ел|ул|ёл|шл)(?:а|о|и|ся|ась|ось|ись)?(?!\w)",
-    re.IGNORECASE,
-)
 _CANCELLED_RE = re.compile(
     r"\b(cancel\w*|postpon\w*|call(ed)? off|scrapped|originally)\b|отмен|перенес|перенос|отлож|"
     r"रद्द|स्थगित",
@@ -87,6 +66,24 @@ _SPORTS_RE = re.compile(
     r"tournament|championships?|grand slam|fixtures?|rugby|football|soccer|cricket|hockey|"
     r"basketball|baseball|tennis))\b|(?i:матч|турнир|чемпионат|кубо?к|олимпиад|"
     r"मैच|टूर्नामेंट)"
+)
+# A meeting that ends on the date ("will conclude a visit on Sunday", "the visit will end on
+# Thursday", "завершит визит") began before it: it is under way, not announced.
+_ENDING = (
+    r"(?:conclud(?:e|es|ing)|wrap(?:s|ping)? up|end(?:s|ing)?|clos(?:e|es|ing)|"
+    r"finish(?:es)?|заверш\w*)"
+)
+_MEETING_NOUN = (
+    r"(?:visit|trip|tour|summit|talks|meeting|conference|forum|session|"
+    r"визит\w*|саммит\w*|переговор\w*|форум\w*|встреч\w*|сесси\w*)"
+)
+# With the meeting as its subject the verb has no object: "the visit will end on Thursday", not
+# "talks to end the war".
+_INTRANSITIVE = r"(?=\s+(?:on|in|at|with|by|today|tomorrow|tonight|this|next|\d)\b|\s*(?:[,.;:]|$))"
+_ENDING_RE = re.compile(
+    rf"\b{_ENDING}\s+(?:[\w'’-]+\s+){{0,3}}?{_MEETING_NOUN}\b|"
+    rf"\b{_MEETING_NOUN}\b(?:[^\w.;:]+[\w'’-]+){{0,8}}?\s+(?:{_ENDING}{_INTRANSITIVE}|заверш\w*ся)",
+    re.IGNORECASE,
 )
 _BEFORE_EVENT_RE = re.compile(r"\b(before|ahead of)$|через несколько часов$")
 # A sports body's meeting of its members is a meeting all the same.
@@ -197,34 +194,21 @@ def _contains(tokens: tuple[str, ...], needle: tuple[str, ...]) -> bool:
     return any(tokens[i : i + size] == needle for i in range(len(tokens) - size + 1))
 
 
-def _tense(before: str, after: str) -> str | None:
-    """ "future" or "past": the tense of the verb nearest before a date phrase or, when none
-    comes before it ("Biden on Saturday called …"), of the first one after it."""
-    last: tuple[int, str] | None = None
-    for pattern, tense in ((_PAST_RE, "past"), (_FUTURE_RE, "future")):
-        for found in pattern.finditer(before):
-            if last is None or found.end() >= last[0]:
-                last = (found.end(), tense)
-    if last is not None:
-        return last[1]
-    first: tuple[int, str] | None = None
-    for pattern, tense in ((_FUTURE_RE, "future"), (_PAST_RE, "past")):
-        hit = pattern.search(after)
-        if hit and (first is None or hit.start() < first[0]):
-            first = (hit.start(), tense)
-    return first[1] if first else None
-
-
-def _announced(found: FoundDate, before: str, after: str, published: datetime) -> bool:
+def _announced(found: FoundDate, context: str, lead: int, published: datetime) -> bool:
     """A calendar date after publication, or "next week", is announced whatever the verb;
-    a weekday, "today" or "this week" only when its verb is not in the past."""
+    a weekday, "today" or "this week" only when its verb is not in the past. The verb is
+    looked for in the date's own sentence first: a headline's present ("Giuliani meets
+    committee") tells of the day's news, not of the lede's date."""
+    before = context[: found.position]
+    after = context[found.position + len(found.span.phrase) :]
     later = found.span.start > published.date()
     if later and (found.explicit or found.span.precision == "week"):
         return True
     if _BEFORE_EVENT_RE.search(found.span.phrase):
         # "hours before the leaders meet": the clause it governs has the meeting's tense
         return _tense("", re.split(r"[,;:.]", after, maxsplit=1)[0]) != "past"
-    return _tense(before, after) != "past"
+    own = _tense(before[lead:], after) if found.position >= lead else None
+    return (own or _tense(before, after)) != "past"
 
 
 def extract_events(
@@ -249,9 +233,7 @@ def extract_events(
             (
                 f
                 for f in find_dates(context, published, langs)
-                if _announced(
-                    f, context[: f.position], context[f.position + len(f.span.phrase) :], published
-                )
+                if _announced(f, context, lead, published)
                 and not _not_a_meeting(_clause_around(context, f.position))
             ),
             None,
@@ -294,7 +276,7 @@ def _meeting_is_past(lede: str) -> bool:
 
 def _not_a_meeting(clause: str) -> bool:
     sports = _SPORTS_RE.search(clause) and not _MEMBERS_RE.search(clause)
-    return bool(_CANCELLED_RE.search(clause) or sports)
+    return bool(_CANCELLED_RE.search(clause) or sports or _ENDING_RE.search(clause))
 
 
 def _clause_around(context: str, at: int) -> str:
