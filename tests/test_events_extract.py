@@ -327,3 +327,24 @@ def test_from_a_day_is_the_start_of_a_state_but_from_to_is_a_range() -> None:
     ):
         [summit] = extract_events("", text, ANNOUNCED)
         assert (summit.dates.start, summit.dates.end) == (date(2025, 12, 4), date(2025, 12, 5))
+
+
+def test_a_legislature_s_hearings_and_return_are_sittings() -> None:
+    friday = datetime(2025, 11, 28, 9, tzinfo=UTC)
+    texts = (
+        "Survivors will testify at a House hearing on Wednesday.",
+        "The British parliament returns on Tuesday after the local elections.",
+        "В Госдуме 3 декабря пройдут парламентские слушания по налогам.",
+    )
+    for text in texts:
+        [sitting] = extract_events("", text, friday)
+        assert sitting.kind == "session" and sitting.dates.start > friday.date(), text
+    assert extract_events("", "The court hearing will resume on Wednesday.", friday) == []
+
+
+def test_a_date_that_names_a_committee_is_not_its_meeting_day() -> None:
+    july = datetime(2022, 7, 20, 15, tzinfo=UTC)  # a Wednesday
+    text = "The January 6 committee will hold a prime-time hearing on Thursday night."
+    [hearing] = extract_events("", text, july)
+    assert hearing.dates.start == date(2022, 7, 21)
+    assert extract_events("", "The January 6 committee will meet its lawyers.", july) == []

@@ -165,6 +165,8 @@ def _relative(phrase: str, base: datetime, languages: tuple[str, ...]) -> DateSp
     resolved, period = read
     if period == "week":
         return _week(resolved, published, phrase)
+    if period == "part_of_day":
+        period = "day"  # "on Thursday night"; a bare time ("at 10am", "in an hour") names no day
     if period != "day":
         return None
     if resolved - published == timedelta(days=7):

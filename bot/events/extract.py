@@ -46,11 +46,17 @@ _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             r"\baddress(es|ing)? (the )?(delegates|participants|lawmakers|MPs|deputies)\b|"
             r"встреч|встрет|заседани|сесси|выступ\w+ перед (участник|делегат|депутат)|बैठक|मुलाकात",
         ),
-        # A legislature as the actor of a coming act is a sitting ("the Duma will hear …").
+        # A legislature as the actor of a coming act is a sitting ("the Duma will hear …"), and
+        # its hearings are sittings; a court's are not meetings.
         (
             "session",
+            r"\b(committee|congressional|house|senate|parliamentary|public|prime-?time|"
+            r"confirmation|impeachment|january 6(th)?)\s+hearings?\b|"
+            r"\bhearings?\s+(of|before|by)\s+(the\s+)?([\w-]+\s+){0,2}(committee|panel|house|senate)\b|"
+            r"(парламентск|публичн|общественн)\w*\s+слушани|"
             r"\b(parliament|assembly|senate|duma|lok sabha|rajya sabha)\s+(will|is to|is due to|"
-            r"is set to|meets|sits|convenes)\b|"
+            r"is set to|meets|sits|convenes|returns|reconvenes|resumes|opens|reopens)\b|"
+            r"\b(state )?opening of (the )?(parliament|assembly|senate|congress|duma)\b|"
             r"(?<!\w)(дума|парламент|рада|совет федерации)\s+[а-яё]+(ет|ит|ут|ют|ят)(ся)?(?!\w)",
         ),
     )
@@ -84,6 +90,15 @@ _ENDING_RE = re.compile(
     rf"\b{_ENDING}\s+(?:[\w'’-]+\s+){{0,3}}?{_MEETING_NOUN}\b|"
     rf"\b{_MEETING_NOUN}\b(?:[^\w.;:]+[\w'’-]+){{0,8}}?\s+(?:{_ENDING}{_INTRANSITIVE}|заверш\w*ся)",
     re.IGNORECASE,
+)
+_DETERMINER_END_RE = re.compile(r"(\bthe|['’]s)\s+$", re.IGNORECASE)
+_ATTRIBUTE_NOUN_RE = re.compile(r"(?:th|st|nd|rd)?\s+([a-z][a-z-]+)")
+_NOT_NOUNS = frozenset(
+    (
+        *("and", "or", "to", "in", "at", "on", "for", "with", "by", "from", "of", "as", "when"),
+        *("is", "are", "was", "were", "will", "while", "if"),
+        *("night", "morning", "afternoon", "evening"),
+    )
 )
 _BEFORE_EVENT_RE = re.compile(r"\b(before|ahead of)$|через несколько часов$")
 # A sports body's meeting of its members is a meeting all the same.
@@ -235,6 +250,7 @@ def extract_events(
                 for f in find_dates(context, published, langs)
                 if _announced(f, context, lead, published)
                 and not _not_a_meeting(_clause_around(context, f.position))
+                and not _names_something_else(context, f)
             ),
             None,
         )
@@ -272,6 +288,24 @@ def _meeting_is_past(lede: str) -> bool:
             if _tense("", rest) != "past":
                 return False
     return True
+
+
+def _names_something_else(context: str, found: FoundDate) -> bool:
+    """ "the January 6 committee", "Tuesday's January 6 hearing": a date between a determiner
+    and a noun that is not a meeting names that thing; it is not the meeting's day."""
+    before = context[: found.position]
+    after = context[found.position + len(found.span.phrase) :]
+    noun = _ATTRIBUTE_NOUN_RE.match(after)
+    return (
+        found.explicit
+        and (
+            _DETERMINER_END_RE.search(before) is not None
+            or found.span.phrase.casefold().startswith("the ")
+        )
+        and noun is not None
+        and noun.group(1).casefold() not in _NOT_NOUNS
+        and meeting_kind(noun.group(1)) is None
+    )
 
 
 def _not_a_meeting(clause: str) -> bool:
