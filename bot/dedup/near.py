@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot.dedup.fingerprint import normalize_title
-from bot.match.query import tokenize
+from bot.match.words import tokenize
 
 SHINGLE_WORDS = 2  # word pairs keep word order: "Iran strikes Israel" is not "Israel strikes Iran"
 LEAD_WORDS = 40  # words of the text, after any dateline, that count with the title

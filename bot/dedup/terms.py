@@ -23,7 +23,7 @@ import simplemma
 import wordfreq
 
 from bot.dedup.near import strip_dateline
-from bot.match.query import WORD_CHAR, Aliases, normalize
+from bot.match.words import WORD_CHAR, Aliases, normalize
 
 MAX_CHARS = 2000  # of title plus text: a 10,000-word lead costs what a 300-word one does
 LEAD_WORDS = 20  # words of the text, after any dateline, that count with the title

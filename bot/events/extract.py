@@ -15,7 +15,7 @@ from datetime import datetime
 from bot.events.dates import LANGUAGES, FoundDate, find_dates
 from bot.events.model import AnnouncedEvent, DateSpan
 from bot.events.tense import tense as _tense
-from bot.match.query import NO_ALIASES, Aliases, tokenize
+from bot.match.words import NO_ALIASES, Aliases, tokenize
 from bot.summarize.sentences import split_sentences
 
 MAX_TEXT = 4000  # characters of text read per report

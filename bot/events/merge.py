@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from bot.events.model import AnnouncedEvent
-from bot.match.query import normalize
+from bot.match.words import normalize
 
 MAX_OUTLETS = 200
 SAME_EVENT_WINDOW = timedelta(days=62)  # a move farther than this is a different meeting

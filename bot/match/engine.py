@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from bot.match.query import MatchDoc, MatchResult, PreparedDoc, Query, match, prepare
+from bot.match.matcher import MatchDoc, MatchResult, PreparedDoc, match, prepare
+from bot.match.query import Query
 
 
 class TopicIndex:

@@ -1,4 +1,5 @@
-"""Topic queries: parse untrusted chat input into a small boolean tree and match it against items.
+"""Topic queries: untrusted chat input parsed into a small boolean tree, and the words a query
+can be indexed under.
 
 Grammar, loosest binding first::
 
@@ -13,163 +14,44 @@ Grammar, loosest binding first::
 
 from __future__ import annotations
 
-import os
-import re
-import sys
-import tomllib
 import unicodedata
-from array import array
-from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
-from functools import cache, cached_property
+from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import TypeAlias
 
-from babel.localedata import locale_identifiers
-
-from bot.domain import UserError
-
-MAX_QUERY_CHARS = 300
-MAX_TERMS = 30
-MAX_DEPTH = 10
-MAX_NEAR = 50
-MIN_PREFIX = 2
-
-
-class QueryError(UserError, ValueError):
-    """A query the user has to fix. `message` is the English text (logs, the command line);
-    chat replies use `key`, `query.<name>` in the catalogs, with the limits as values."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(_KEY_OF.get(message, "query.invalid"), **_LIMITS)
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
-
-
-# --- normalization and tokens -------------------------------------------------------------------
-
-
-def _char_class(codepoints: Iterable[int]) -> str:
-    parts: list[str] = []
-    start = prev = -2
-    for cp in [*sorted(codepoints), -1]:
-        if cp == prev + 1:
-            prev = cp
-            continue
-        if start >= 0:
-            parts.append(chr(start) if start == prev else f"{chr(start)}-{chr(prev)}")
-        start = prev = cp
-    return "".join(parts)
-
-
-def _marks() -> tuple[list[int], list[int]]:
-    """Code points of all marks, and of the nonspacing ones."""
-    # Planes 2-13 hold no marks and 15-16 are private use; letters and digits are skipped
-    # cheaply by the regex before asking for categories.
-    points = array("I", [*range(0xD800), *range(0xE000, 0x20000), *range(0xE0000, 0xE1000)])
-    chars = points.tobytes().decode(f"utf-32-{sys.byteorder[0]}e")
-    marks: list[int] = []
-    nonspacing: list[int] = []
-    for ch in re.sub(r"[^\W_]+", "", chars):
-        category = unicodedata.category(ch)
-        if category[0] == "M":
-            marks.append(ord(ch))
-            if category == "Mn":
-                nonspacing.append(ord(ch))
-    return marks, nonspacing
-
-
-_ALL_MARKS, _NONSPACING_MARKS = _marks()
-# Only Latin, Greek and Cyrillic lose their marks: in Devanagari and other abugidas the marks are
-# vowels and the word would become another word.
-_LGC_LETTERS = (
-    "A-Za-z\u00c0-\u02af\u0370-\u03ff\u0400-\u052f\u1c80-\u1c8f\u1e00-\u1fff"
-    "\u2c60-\u2c7f\ua640-\ua69f\ua720-\ua7ff\uab30-\uab6f"
+from bot.match.lexer import (
+    _E_AND,
+    _E_BARE_STAR,
+    _E_DEPTH,
+    _E_DOUBLE_NOT,
+    _E_EMPTY,
+    _E_EMPTY_GROUP,
+    _E_EMPTY_PHRASE,
+    _E_LONG,
+    _E_MINUS,
+    _E_NEAR_ARGS,
+    _E_NEAR_CHAIN,
+    _E_NO_WORDS,
+    _E_NOT,
+    _E_ONLY_EXCLUDED,
+    _E_ONLY_FILTERS,
+    _E_OR,
+    _E_OR_SIDE,
+    _E_SHORT_PREFIX,
+    _E_TERMS,
+    _E_TITLE,
+    _E_TITLE_FILTER,
+    _E_UNCLOSED,
+    _E_UNOPENED,
+    MAX_DEPTH,
+    MAX_QUERY_CHARS,
+    MAX_TERMS,
+    MIN_PREFIX,
+    QueryError,
+    _lex,
+    _Lexeme,
 )
-_LGC_MARKS_RE = re.compile(f"(?<=[{_LGC_LETTERS}])[{_char_class(_NONSPACING_MARKS)}]+")
-_TOKEN_RE = re.compile(f"(?:[^\\W_]|[{_char_class(_ALL_MARKS)}])+")
-WORD_CHAR = _TOKEN_RE.pattern[:-1]  # one letter, digit or mark, in any script
-# Chinese and Japanese are written without spaces; one token per character turns a query word
-# into a phrase, which then matches inside the running text.
-_CJK_RE = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
-_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200c\u200d\u2060\ufeff"))
-# U+02BC is a letter to Unicode, but keyboards put it where an apostrophe belongs ("Putinʼs").
-_INVISIBLE[0x02BC] = " "
-
-
-def normalize(text: str) -> str:
-    """Case- and accent-folded text: NFKD, casefold, drop marks on Latin/Greek/Cyrillic, NFC."""
-    s = unicodedata.normalize("NFKD", text.translate(_INVISIBLE)).casefold()
-    s = _LGC_MARKS_RE.sub("", unicodedata.normalize("NFKD", s))
-    return unicodedata.normalize("NFC", s)
-
-
-def tokenize(text: str) -> list[str]:
-    """Normalized word tokens: runs of letters, digits and marks; everything else separates."""
-    return _TOKEN_RE.findall(_CJK_RE.sub(r" \g<0> ", normalize(text)))
-
-
-# --- aliases ------------------------------------------------------------------------------------
-
-Tokens: TypeAlias = tuple[str, ...]
-
-
-class Aliases:
-    """Sets of names for the same thing; a plain query word from a set matches any of its names."""
-
-    __slots__ = ("_variants", "sets")
-
-    def __init__(self, sets: Iterable[Iterable[str]] = ()) -> None:
-        variants: dict[Tokens, list[Tokens]] = {}
-        kept: list[tuple[Tokens, ...]] = []
-        for names in sets:
-            group: list[Tokens] = []
-            for name in names:
-                tokens = tuple(tokenize(name))
-                if not tokens:
-                    raise ValueError(f"Alias {name!r} has no letters or digits")
-                if tokens not in group:
-                    group.append(tokens)
-            if not group:
-                continue
-            kept.append(tuple(group))
-            for tokens in group:
-                known = variants.setdefault(tokens, [tokens])
-                known.extend(t for t in group if t not in known)
-        self.sets: tuple[tuple[Tokens, ...], ...] = tuple(kept)
-        self._variants = {k: tuple(v) for k, v in variants.items()}
-
-    def variants(self, tokens: Tokens) -> tuple[Tokens, ...]:
-        """Every token sequence that counts as `tokens`, starting with `tokens` itself."""
-        return self._variants.get(tokens, (tokens,))
-
-    def __len__(self) -> int:
-        return len(self.sets)
-
-
-NO_ALIASES = Aliases()
-
-
-def load_aliases(path: str | os.PathLike[str]) -> Aliases:
-    """Read `[[alias]]` tables, each with `terms = ["Putin", "Путин", ...]`."""
-    with open(path, "rb") as f:
-        data = tomllib.load(f)
-    tables = data.get("alias", [])
-    if not isinstance(tables, list):
-        raise ValueError(f"{path}: 'alias' must be an array of tables ([[alias]])")
-    sets: list[list[str]] = []
-    for number, table in enumerate(tables, 1):
-        terms = table.get("terms") if isinstance(table, dict) else None
-        if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
-            raise ValueError(f"{path}: alias #{number} needs a 'terms' list of strings")
-        sets.append(terms)
-    try:
-        return Aliases(sets)
-    except ValueError as e:
-        raise ValueError(f"{path}: {e}") from None
-
+from bot.match.words import NO_ALIASES, Aliases, Tokens, tokenize
 
 # --- the query tree -----------------------------------------------------------------------------
 
@@ -291,159 +173,6 @@ def _describe(node: Node, w: Wording) -> str:
             return "site:" + host
         case Lang(code):
             return "lang:" + code
-
-
-# --- lexer --------------------------------------------------------------------------------------
-
-_QUOTES = frozenset('"“”„‟«»＂')
-_DASHES = frozenset("-–—−")
-_FIELD_RE = re.compile(r"(title|site|lang):", re.IGNORECASE)
-_NEAR_RE = re.compile(r"near/(.*)", re.IGNORECASE | re.DOTALL)
-_HOST_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+")
-_LANG_RE = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{1,8})*")
-
-_E_EMPTY = "The query is empty. Type a few words to watch, e.g. Putin Modi summit."
-_E_NO_WORDS = "A query needs at least one word to look for."
-_E_ONLY_EXCLUDED = "A query needs at least one word to look for, not only exclusions."
-_E_ONLY_FILTERS = "A query needs at least one word to look for; site: and lang: only narrow it."
-_E_OR_SIDE = (
-    "Each side of OR needs a word to look for; an exclusion or a site:/lang: filter"
-    " can't stand there alone."
-)
-_E_UNCLOSED = "Unbalanced parentheses: a '(' is never closed."
-_E_UNOPENED = "Unbalanced parentheses: a ')' has no matching '('."
-_E_QUOTE = "Unbalanced quotes: a '\"' is never closed."
-_E_EMPTY_GROUP = "Empty parentheses: put some words inside '( )'."
-_E_EMPTY_PHRASE = "Empty phrase: put some words inside the quotes."
-_E_OR = "Dangling OR: it needs a word on both sides."
-_E_AND = "Dangling AND: it needs a word on both sides."
-_E_NOT = "Dangling NOT: it must be followed by a word, phrase or group."
-_E_MINUS = "Nothing to exclude after '-': write it right before a word, e.g. -cricket."
-_E_DOUBLE_NOT = "Double exclusion: use NOT or '-' only once before a word."
-_E_NEAR_N = f"NEAR needs a distance from 1 to {MAX_NEAR}, e.g. Putin NEAR/5 Modi."
-_E_NEAR_ARGS = "NEAR links two words or phrases, e.g. Putin NEAR/5 Modi."
-_E_NEAR_CHAIN = "NEAR links exactly two words or phrases; combine more with AND."
-_E_BARE_STAR = "A bare '*' would match everything; put at least 2 letters before it, e.g. Путин*."
-_E_SHORT_PREFIX = "A wildcard needs at least 2 letters before the '*', e.g. Путин*."
-_E_MID_STAR = "A '*' can only end a word, e.g. Путин*."
-_E_TITLE = "'title:' needs a word, phrase or group right after it, e.g. title:Putin."
-_E_TITLE_FILTER = "'title:' applies to words and phrases, not to site: or lang:."
-_E_SITE = "'site:' needs a web address, e.g. site:bbc.com."
-_E_LANG = "'lang:' needs a language code, e.g. lang:ru."
-_E_LANG_UNKNOWN = "'lang:' needs a known language code, e.g. lang:ru or lang:hi."
-_E_LONG = f"The query is too long: at most {MAX_QUERY_CHARS} characters."
-_E_TERMS = f"Too many words: at most {MAX_TERMS} per query."
-_E_DEPTH = f"Too deeply nested: at most {MAX_DEPTH} levels of parentheses."
-_KEY_OF = {
-    text: f"query.{name[3:].lower()}" for name, text in globals().items() if name[:3] == "_E_"
-}
-_LIMITS = {
-    "max_near": MAX_NEAR,
-    "max_chars": MAX_QUERY_CHARS,
-    "max_terms": MAX_TERMS,
-    "max_depth": MAX_DEPTH,
-}
-
-
-@dataclass(frozen=True, slots=True)
-class _Lexeme:
-    kind: str  # WORD WILD PHRASE LPAREN RPAREN AND OR NOT MINUS NEAR TITLE SITE LANG
-    value: str = ""
-    number: int = 0
-
-
-def _lex(text: str) -> list[_Lexeme]:
-    out: list[_Lexeme] = []
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if c.isspace():
-            i += 1
-        elif c in "()":
-            out.append(_Lexeme("LPAREN" if c == "(" else "RPAREN"))
-            i += 1
-        elif c in _QUOTES:
-            end = next((j for j in range(i + 1, n) if text[j] in _QUOTES), -1)
-            if end < 0:
-                raise QueryError(_E_QUOTE)
-            out.append(_Lexeme("PHRASE", text[i + 1 : end]))
-            i = end + 1
-        elif c in _DASHES:
-            # A dash glued to what follows excludes it; a lone dash is just punctuation.
-            if i + 1 < n and not text[i + 1].isspace():
-                out.append(_Lexeme("MINUS"))
-            i += 1
-        else:
-            j = i
-            while (
-                j < n and not text[j].isspace() and text[j] not in "()" and text[j] not in _QUOTES
-            ):
-                j += 1
-            out.extend(_lex_word(text[i:j], text[j] if j < n else ""))
-            i = j
-    return out
-
-
-def _lex_word(word: str, following: str) -> list[_Lexeme]:
-    if word in ("AND", "OR", "NOT"):
-        return [_Lexeme(word)]
-    if word == "NEAR":
-        raise QueryError(_E_NEAR_N)
-    if near := _NEAR_RE.fullmatch(word):
-        digits = near.group(1)
-        if not (digits.isascii() and digits.isdigit() and 1 <= int(digits) <= MAX_NEAR):
-            raise QueryError(_E_NEAR_N)
-        return [_Lexeme("NEAR", number=int(digits))]
-    if fld := _FIELD_RE.match(word):
-        name, rest = fld.group(1).lower(), word[fld.end() :]
-        if name == "site":
-            return [_Lexeme("SITE", _site_host(rest))]
-        if name == "lang":
-            return [_Lexeme("LANG", _lang_code(rest))]
-        if not rest and following not in _QUOTES and following != "(":
-            raise QueryError(_E_TITLE)
-        return [_Lexeme("TITLE"), *(_lex_term(rest) if rest else [])]
-    return _lex_term(word)
-
-
-def _lex_term(word: str) -> list[_Lexeme]:
-    if word.endswith("*"):
-        stem = word.rstrip("*")
-        if "*" in stem:
-            raise QueryError(_E_MID_STAR)
-        return [_Lexeme("WILD", stem)]
-    if "*" in word:
-        raise QueryError(_E_MID_STAR)
-    return [_Lexeme("WORD", word)]
-
-
-def _site_host(value: str) -> str:
-    host = value.strip().lower()
-    host = re.sub(r"^[a-z][a-z0-9+.-]*://", "", host)
-    host = re.split(r"[/?#:]", host, maxsplit=1)[0].rstrip(".").removeprefix("www.")
-    if host and not host.isascii():
-        try:
-            host = host.encode("idna").decode("ascii")
-        except UnicodeError:
-            raise QueryError(_E_SITE) from None
-    if not _HOST_RE.fullmatch(host):
-        raise QueryError(_E_SITE)
-    return host
-
-
-def _lang_code(value: str) -> str:
-    code = value.strip().lower().replace("_", "-")
-    if not _LANG_RE.fullmatch(code):
-        raise QueryError(_E_LANG)
-    if code.split("-", 1)[0] not in _known_languages():
-        raise QueryError(_E_LANG_UNKNOWN)
-    return code
-
-
-@cache
-def _known_languages() -> frozenset[str]:
-    """Language codes in the Unicode CLDR (via Babel); `lang:` with another can never match."""
-    return frozenset(name.split("_", 1)[0].lower() for name in locale_identifiers())
 
 
 # --- parser -------------------------------------------------------------------------------------
@@ -747,160 +476,3 @@ def _anchors(node: Node) -> frozenset[str] | None:
             return frozenset(union)
         case Not() | Site() | Lang():
             return None
-
-
-# --- documents and matching ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class MatchDoc:
-    title: str
-    text: str
-    site: str = ""
-    language: str | None = None
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class PreparedDoc:
-    """An item tokenized once, to be matched against many queries.
-
-    `tokens` is the title, a gap of empty strings, then the text; the gap keeps phrases and NEAR
-    from reaching across the two, and title tokens keep the same positions in both.
-    """
-
-    title_tokens: tuple[str, ...]
-    tokens: tuple[str, ...]
-    positions: dict[str, list[int]]  # token -> ascending positions in `tokens`
-    vocabulary: frozenset[str]
-    site: str
-    language: str | None
-    by_first_two: dict[str, tuple[str, ...]] = field(repr=False)
-
-    def words_with_prefix(self, prefix: str) -> list[str]:
-        return [w for w in self.by_first_two.get(prefix[:2], ()) if w.startswith(prefix)]
-
-
-def _clean_site(site: str) -> str:
-    host = site.strip().lower().rstrip(".").removeprefix("www.")
-    if not host.isascii():
-        try:
-            host = host.encode("idna").decode("ascii")
-        except UnicodeError:
-            return host
-    return host
-
-
-def prepare(doc: MatchDoc) -> PreparedDoc:
-    title = tuple(tokenize(doc.title))
-    text = tokenize(doc.text)
-    gap = ("",) * (MAX_NEAR + 1) if title and text else ()
-    tokens = (*title, *gap, *text)
-    positions: dict[str, list[int]] = {}
-    for index, token in enumerate(tokens):
-        if token:
-            positions.setdefault(token, []).append(index)
-    buckets: dict[str, list[str]] = {}
-    for word in positions:
-        buckets.setdefault(word[:2], []).append(word)
-    language = doc.language.strip().lower().replace("_", "-") if doc.language else None
-    return PreparedDoc(
-        title_tokens=title,
-        tokens=tokens,
-        positions=positions,
-        vocabulary=frozenset(positions),
-        site=_clean_site(doc.site),
-        language=language,
-        by_first_two={k: tuple(v) for k, v in buckets.items()},
-    )
-
-
-@dataclass(frozen=True)
-class MatchResult:
-    terms: tuple[str, ...]  # the positive words and phrases found, as the user wrote them
-
-
-def _variant_spans(
-    tokens: Tokens, prefix: bool, title_only: bool, doc: PreparedDoc
-) -> Iterator[tuple[int, int]]:
-    last = len(tokens) - 1
-    if prefix and last == 0:
-        starts: Iterable[int] = sorted(
-            p for w in doc.words_with_prefix(tokens[0]) for p in doc.positions[w]
-        )
-    else:
-        starts = doc.positions.get(tokens[0], ())
-    limit = len(doc.title_tokens) if title_only else len(doc.tokens)
-    seq = doc.tokens
-    for start in starts:
-        end = start + last
-        if end >= limit:
-            break
-        if all(seq[start + j] == tokens[j] for j in range(1, last)) and (
-            seq[end].startswith(tokens[last]) if prefix else seq[end] == tokens[last]
-        ):
-            yield start, end
-
-
-def _term_spans(term: Term, doc: PreparedDoc) -> Iterator[tuple[int, int]]:
-    for tokens in term.variants:
-        yield from _variant_spans(tokens, term.prefix, term.title_only, doc)
-
-
-def _near_found(node: Near, doc: PreparedDoc) -> bool:
-    left = list(_term_spans(node.left, doc))
-    if not left:
-        return False
-    right = list(_term_spans(node.right, doc))
-    if not right:
-        return False
-    starts = sorted(s for s, _ in right)
-    ends = sorted(e for _, e in right)
-    n = node.distance
-    for start, end in left:
-        i = bisect_right(starts, end)
-        if i < len(starts) and starts[i] <= end + n:
-            return True
-        j = bisect_left(ends, start - n)
-        if j < len(ends) and ends[j] < start:
-            return True
-    return False
-
-
-def _evaluate(node: Node, doc: PreparedDoc, found: list[str] | None) -> bool:
-    match node:
-        case Term() | Near():
-            if isinstance(node, Term):
-                ok = next(_term_spans(node, doc), None) is not None
-            else:
-                ok = _near_found(node, doc)
-            if ok and found is not None:
-                found.append(node.label)
-            return ok
-        case And(children):
-            local: list[str] | None = None if found is None else []
-            for child in children:
-                if not _evaluate(child, doc, local):
-                    return False
-            if found is not None and local:
-                found.extend(local)
-            return True
-        case Or(children):
-            # Every branch is tried so that the result names all the reasons an item matched.
-            results = [_evaluate(child, doc, found) for child in children]
-            return any(results)
-        case Not(child):
-            return not _evaluate(child, doc, None)
-        case Site(host):
-            return doc.site == host or doc.site.endswith("." + host)
-        case Lang(code):
-            lang = doc.language
-            return lang is not None and (lang == code or lang.startswith(code + "-"))
-
-
-def match(query: Query, doc: MatchDoc | PreparedDoc) -> MatchResult | None:
-    """The words that matched, or None when the item does not satisfy the query."""
-    prepared = doc if isinstance(doc, PreparedDoc) else prepare(doc)
-    found: list[str] = []
-    if not _evaluate(query.ast, prepared, found):
-        return None
-    return MatchResult(terms=tuple(dict.fromkeys(found)))
