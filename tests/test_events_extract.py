@@ -348,3 +348,11 @@ def test_a_date_that_names_a_committee_is_not_its_meeting_day() -> None:
     [hearing] = extract_events("", text, july)
     assert hearing.dates.start == date(2022, 7, 21)
     assert extract_events("", "The January 6 committee will meet its lawyers.", july) == []
+
+
+def test_the_russian_present_of_the_day_is_a_meeting_under_way() -> None:
+    assert extract_events("Сегодня в Казани проходит саммит БРИКС", "", ANNOUNCED) == []
+    [tomorrow] = extract_events("Завтра в Казани проходит саммит БРИКС", "", ANNOUNCED)
+    assert tomorrow.dates.start == date(2025, 11, 29)
+    [today] = extract_events("Сегодня в Казани открывается саммит БРИКС", "", ANNOUNCED)
+    assert today.dates.start == ANNOUNCED.date()

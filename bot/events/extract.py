@@ -223,7 +223,9 @@ def _announced(found: FoundDate, context: str, lead: int, published: datetime) -
         # "hours before the leaders meet": the clause it governs has the meeting's tense
         return _tense("", re.split(r"[,;:.]", after, maxsplit=1)[0]) != "past"
     own = _tense(before[lead:], after) if found.position >= lead else None
-    return (own or _tense(before, after)) != "past"
+    tense = own or _tense(before, after)
+    # "Сегодня в Казани проходит саммит": the present of the day itself is a meeting under way
+    return tense != "past" and not (tense == "present" and found.span.end <= published.date())
 
 
 def extract_events(

@@ -20,8 +20,10 @@ _FUTURE_RE = re.compile(
     r"(are|is) (meeting|visiting|travell?ing|heading)|prepar\w+ to|proposed|later(?=\s*$)|"
     r"(meets|visits|hosts|opens|begins|starts|convenes|travels|heads|kicks off|gets under ?way)|"
     r"(is|are|am) going to)\b|"
-    # words of plan and schedule, and the present of "start" that Russian news uses for a date
-    r"стартуе?т|стартуют|намечен|запланирован|предстоящ|будущего года|в будущем|завтра|предлож|"
+    # words of plan and schedule, and the present of verbs of beginning, which Russian news also
+    # uses for a scheduled day (other present verbs tell of a meeting under way)
+    r"стартуе?т|стартуют|открыва[ею]тся|начина[ею]тся|"
+    r"намечен|запланирован|предстоящ|будущего года|в будущем|завтра|предлож|"
     r"\S+(ेंगे|ेगी|ेगा|ेंगी)(?!\S)",
     re.IGNORECASE,
 )
@@ -42,8 +44,9 @@ _REPORTING_RE = re.compile(
     r"\b(said|says|told|tells|added|wrote|reported|announced)\b|сказал\w*|заявил\w*|сообщил\w*",
     re.IGNORECASE,
 )
+_PRECEDENCE = ("future", "present", "past")  # of cues that end at the same place
 _CYRILLIC_WORD_RE = re.compile(r"[а-яё]+", re.IGNORECASE)
-_MORPH_TENSES = {"past": "past", "futr": "future"}
+_MORPH_TENSES = {"past": "past", "futr": "future", "pres": "present"}
 
 
 @cache
@@ -53,7 +56,7 @@ def _analyzer() -> pymorphy3.MorphAnalyzer:
 
 @lru_cache(maxsize=50_000)
 def _russian_tense(word: str) -> str | None:
-    """ "past" or "future" for a finite Russian verb in its likeliest reading."""
+    """ "past", "present" or "future" for a finite Russian verb in its likeliest reading."""
     best = _analyzer().parse(word)[0]
     if best.tag.POS != "VERB":
         return None
@@ -72,12 +75,12 @@ def _cues(text: str) -> list[tuple[int, int, str]]:
 
 
 def tense(before: str, after: str) -> str | None:
-    """ "future" or "past": the tense of the verb nearest before a date phrase or, when none
-    comes before it ("Biden on Saturday called …"), of the first one after it."""
+    """ "future", "present" or "past": the tense of the verb nearest before a date phrase or,
+    when none comes before it ("Biden on Saturday called …"), of the first one after it."""
     earlier = _cues(before)
     if earlier:
         last_end = max(end for _, end, _ in earlier)
         ending_there = {t for _, end, t in earlier if end == last_end}
-        return "future" if "future" in ending_there else "past"
+        return min(ending_there, key=_PRECEDENCE.index)
     later = [cue for cue in _cues(after) if not _REPORTING_RE.fullmatch(after[cue[0] : cue[1]])]
     return later[0][2] if later else None
