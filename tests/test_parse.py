@@ -14,16 +14,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.domain import ParsedFeed
+from bot.sources.autodiscovery import discover_feed_links
+from bot.sources.feed_entries import MAX_ENTRIES, valid_date
 from bot.sources.normalize import clean_title
 from bot.sources.parse import (
     ENTITIES_REFUSED,
-    MAX_ENTRIES,
     MAX_FEED_BYTES,
     _parse,
     _prepare,
     _run_feedparser,
-    _valid_date,
-    discover_feed_links,
     parse_feed,
 )
 
@@ -116,10 +115,10 @@ def test_absurd_dates_are_dropped() -> None:
     assert parse_feed(old, url=FEED_URL).entries[0].published is None
     assert parse_feed(future, url=FEED_URL).entries[0].published is None
     now = datetime.datetime(2024, 7, 9, tzinfo=datetime.UTC)
-    assert _valid_date(now + datetime.timedelta(days=1), now) is not None
-    assert _valid_date(now + datetime.timedelta(days=3), now) is None
+    assert valid_date(now + datetime.timedelta(days=1), now) is not None
+    assert valid_date(now + datetime.timedelta(days=3), now) is None
     naive = datetime.datetime(2024, 7, 8, 12, 0)
-    assert _valid_date(naive, now) == naive.replace(tzinfo=datetime.UTC)
+    assert valid_date(naive, now) == naive.replace(tzinfo=datetime.UTC)
 
 
 def test_links_are_trimmed_and_only_http() -> None:
