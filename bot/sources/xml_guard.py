@@ -46,12 +46,8 @@ def scan_prolog(data: bytes) -> Prolog:
         lt = data.find(b"<", pos)
         if lt < 0:
             break
-        if data.startswith(b"<?", lt):
-            end = data.find(b"?>", lt + 2)
-            pos = n if end < 0 else end + 2
-        elif data.startswith(b"<!--", lt):
-            end = data.find(b"-->", lt + 4)
-            pos = n if end < 0 else end + 3
+        if (after := _past_comment_or_pi(data, lt)) is not None:
+            pos = after
         elif data[lt : lt + 9].upper() == b"<!DOCTYPE":
             pos = _scan_doctype(data, lt, out)
         elif data.startswith(b"<!", lt):
@@ -65,6 +61,16 @@ def scan_prolog(data: bytes) -> Prolog:
         else:
             pos = lt + 1
     return out
+
+
+def _past_comment_or_pi(data: bytes, at: int) -> int | None:
+    """Where a comment or processing instruction starting at `at` ends (the end of the data
+    when it is never closed); None when none starts there."""
+    for opener, closer in ((b"<!--", b"-->"), (b"<?", b"?>")):
+        if data.startswith(opener, at):
+            end = data.find(closer, at + len(opener))
+            return len(data) if end < 0 else end + len(closer)
+    return None
 
 
 def _scan_doctype(data: bytes, start: int, out: Prolog) -> int:
@@ -97,12 +103,8 @@ def _scan_subset(data: bytes, start: int, subset: int, out: Prolog) -> int:
                 break
             out.doctype = (start, subset, close + 1)
             return close + 1
-        if data.startswith(b"<!--", i):
-            end = data.find(b"-->", i + 4)
-            i = n if end < 0 else end + 3
-        elif data.startswith(b"<?", i):
-            end = data.find(b"?>", i + 2)
-            i = n if end < 0 else end + 2
+        if (after := _past_comment_or_pi(data, i)) is not None:
+            i = after
         elif data.startswith(b"<!", i):
             j = i + 2
             while j < n and data[j : j + 1] != b">":
