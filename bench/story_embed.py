@@ -165,10 +165,7 @@ class Tracker:
         if found is None:
             return None
         value, state = found
-        kind = (
-            stories.FoldKind.UPDATE if report.outlet in state.outlets else stories.FoldKind.REPORT
-        )
-        return stories._fold(report, state, kind, value)
+        return stories.told_again(report, state, value)
 
 
 Rule = Callable[[Tracker], bench.Decide]

@@ -231,10 +231,7 @@ def model_rule(
         if best is None:
             return None
         p, story = best
-        kind = (
-            stories.FoldKind.UPDATE if report.outlet in story.outlets else stories.FoldKind.REPORT
-        )
-        return stories._fold(report, story, kind, p)
+        return stories.told_again(report, story, p)
 
     return decide
 

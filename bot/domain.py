@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 
@@ -40,6 +40,7 @@ class FeedEntry:
     content_html: str = ""  # the richest of content / summary / description
     author: str | None = None
     language: str | None = None
+    utc_offset: int | None = None  # minutes east of UTC of the zone the date was written in
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +75,19 @@ class Item:
     text: str
     summary: str
     language: str | None = None
+    utc_offset: int | None = None  # minutes east of UTC of the zone the date was written in
 
     @property
     def site(self) -> str:
         return site_of(self.url)
+
+    @property
+    def local_published(self) -> datetime | None:
+        """The publication time on the writer's clock when the feed said which zone, else UTC:
+        "on Monday" in a New York report of Monday evening is that Monday, not the next."""
+        if self.published is None or self.utc_offset is None:
+            return self.published
+        return self.published.astimezone(timezone(timedelta(minutes=self.utc_offset)))
 
 
 @dataclass(frozen=True, slots=True)

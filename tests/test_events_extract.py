@@ -11,6 +11,9 @@ from bot import defaults
 from bot.events import extract_events
 from bot.events.dates import find_dates
 from bot.match import load_aliases
+from bot.sources.feed_entries import utc_offset_of
+from bot.sources.normalize import normalize_entry
+from bot.sources.parse import parse_feed
 
 ALIASES = load_aliases(defaults.ALIASES)
 SEED = (
@@ -356,3 +359,27 @@ def test_the_russian_present_of_the_day_is_a_meeting_under_way() -> None:
     assert tomorrow.dates.start == date(2025, 11, 29)
     [today] = extract_events("Сегодня в Казани открывается саммит БРИКС", "", ANNOUNCED)
     assert today.dates.start == ANNOUNCED.date()
+
+
+FEED_OF_MONDAY_EVENING = b"""<?xml version="1.0"?>
+<rss version="2.0"><channel><title>News</title><link>https://news.test/</link>
+<item><title>US and Russian officials will hold talks in Geneva on Monday</title>
+<link>https://news.test/talks</link><pubDate>Mon, 10 Jan 2022 21:09:04 -0500</pubDate></item>
+<item><title>Leaders will hold talks in Paris on Monday</title>
+<link>https://news.test/paris</link><pubDate>2022-01-10T21:09:04Z</pubDate></item>
+</channel></rss>"""
+
+
+def test_a_weekday_is_read_on_the_writer_s_clock() -> None:
+    entries = parse_feed(FEED_OF_MONDAY_EVENING, url="https://news.test/feed").entries
+    new_york, utc = (
+        normalize_entry(entry, source_url="https://news.test/feed", source_name="News")
+        for entry in entries
+    )
+    assert new_york.published == datetime(2022, 1, 11, 2, 9, 4, tzinfo=UTC)  # Tuesday in UTC
+    [local] = extract_events(new_york.title, "", new_york.local_published or ANNOUNCED)
+    assert local.dates.start == date(2022, 1, 10)
+    [on_utc] = extract_events(utc.title, "", utc.local_published or ANNOUNCED)
+    assert on_utc.dates.start == date(2022, 1, 10)
+    assert utc_offset_of("Mon, 10 Jan 2022 21:09:04 +2300") is None
+    assert utc_offset_of("not a date") is None

@@ -151,6 +151,12 @@ def decide(report: Report, stories: Sequence[StoryState]) -> Fold | None:
     if best is None:
         return None
     score, story = best
+    return told_again(report, story, score)
+
+
+def told_again(report: Report, story: StoryState, score: float) -> Fold:
+    """The fold of a report that tells `story` again in other words: another outlet's report,
+    or the same outlet's update."""
     kind = FoldKind.UPDATE if report.outlet in story.outlets else FoldKind.REPORT
     return _fold(report, story, kind, score)
 

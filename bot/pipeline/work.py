@@ -189,7 +189,7 @@ class FeedWork:
             reports = extract_events(
                 item.title,
                 item.text,
-                item.published or utcnow(),
+                item.local_published or utcnow(),
                 aliases=self.topics.aliases or NO_ALIASES,
                 url=item.url,
                 outlet=item.source_name or item.site,

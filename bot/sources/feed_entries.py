@@ -3,6 +3,7 @@ text), and feedparser's entries turned into FeedEntry."""
 
 from __future__ import annotations
 
+import email.utils
 import re
 import time
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ from bot.sources.normalize import clean_title
 
 MAX_ENTRIES = 500
 MAX_TTL_SECONDS = 24 * 3600
+MAX_UTC_OFFSET = 14 * 3600  # seconds; no zone on Earth is farther from UTC
 _UPDATE_PERIODS = {
     "hourly": 3600,
     "daily": 86400,
@@ -137,12 +139,43 @@ def _entry_language(entry: Mapping[str, Any], feed_language: str | None) -> str 
 
 def _entry_published(entry: Mapping[str, Any]) -> datetime | None:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        # dict.get skips FeedParserDict's deprecated updated -> published aliasing.
-        raw = dict.get(entry, key) if isinstance(entry, dict) else entry.get(key)
-        value = valid_date(from_struct(raw))
+        value = valid_date(from_struct(_field(entry, key)))
         if value:
             return value
     return None
+
+
+def utc_offset_of(raw: str) -> int | None:
+    """Minutes east of UTC of the zone a feed's date string names (RFC 822 or ISO 8601); None
+    when it names none or an impossible one."""
+    text = raw.strip()[:100]
+    parsed = email.utils.parsedate_tz(text)
+    if parsed is not None:
+        seconds = parsed[9]
+    else:
+        try:
+            offset = datetime.fromisoformat(text).utcoffset()
+        except ValueError:
+            return None
+        seconds = None if offset is None else int(offset.total_seconds())
+    if seconds is None or abs(seconds) > MAX_UTC_OFFSET:
+        return None
+    return seconds // 60
+
+
+def _entry_offset(entry: Mapping[str, Any]) -> int | None:
+    """The zone of the date that `_entry_published` reads."""
+    for key in ("published", "updated", "created"):
+        value = _field(entry, f"{key}_parsed")
+        if valid_date(from_struct(value)):
+            raw = _field(entry, key)
+            return utc_offset_of(raw) if isinstance(raw, str) else None
+    return None
+
+
+def _field(entry: Mapping[str, Any], key: str) -> Any:
+    # dict.get skips FeedParserDict's deprecated updated -> published aliasing.
+    return dict.get(entry, key) if isinstance(entry, dict) else entry.get(key)
 
 
 def to_entry(entry: Mapping[str, Any], base: str, feed_language: str | None) -> FeedEntry:
@@ -154,4 +187,5 @@ def to_entry(entry: Mapping[str, Any], base: str, feed_language: str | None) -> 
         content_html=_entry_content(entry),
         author=text_value(entry.get("author")) or None,
         language=_entry_language(entry, feed_language),
+        utc_offset=_entry_offset(entry),
     )

@@ -243,4 +243,5 @@ def normalize_entry(
         text=text,
         summary=summary,
         language=language,
+        utc_offset=entry.utc_offset,
     )

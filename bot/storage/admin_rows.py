@@ -124,34 +124,48 @@ class AdminRows(StoreBase):
                 raise QuotaExceeded("sources", source_limit, own + len(to_link))
             for source in to_link:
                 links.link(source)
-            topic_number = numbers.next_topic_number(session, chat_id)
-            updated = 0
-            for query, mode, active in topics:
-                topic = existing.get(query.casefold())
-                if topic is not None:
-                    updated += int((topic.mode, topic.active) != (mode, active))
-                    topic.mode, topic.active = mode, active
-                    session.add(topic)
-                    continue
-                topic = Topic(
-                    chat_id=chat_id,
-                    query=query,
-                    number=topic_number,
-                    thread_id=thread_id,
-                    mode=mode,
-                    active=active,
-                )
-                topic_number += 1
-                session.add(topic)
-                session.flush()
-                existing[query.casefold()] = topic
-                for url, name in searches.get(query, []):
-                    links.link(links.source(url, name, "search", topic_id=topic.id))
+            updated = _import_topics(session, links, existing, topics, searches, thread_id)
             for name, value in settings.items():
                 setattr(chat, name, value)
             session.add(chat)
             session.commit()
             return len(fresh), updated, len(to_link)
+
+
+def _import_topics(
+    session: Session,
+    links: _Links,
+    existing: dict[str, Topic],
+    topics: Sequence[tuple[str, str, bool]],
+    searches: dict[str, list[tuple[str, str]]],
+    thread_id: int | None,
+) -> int:
+    """Update the watched topics of an import and add the others, each backed by its news-search
+    feeds; the number of topics whose mode or state changed."""
+    topic_number = numbers.next_topic_number(session, links.chat_id)
+    updated = 0
+    for query, mode, active in topics:
+        topic = existing.get(query.casefold())
+        if topic is not None:
+            updated += int((topic.mode, topic.active) != (mode, active))
+            topic.mode, topic.active = mode, active
+            session.add(topic)
+            continue
+        topic = Topic(
+            chat_id=links.chat_id,
+            query=query,
+            number=topic_number,
+            thread_id=thread_id,
+            mode=mode,
+            active=active,
+        )
+        topic_number += 1
+        session.add(topic)
+        session.flush()
+        existing[query.casefold()] = topic
+        for url, name in searches.get(query, []):
+            links.link(links.source(url, name, "search", topic_id=topic.id))
+    return updated
 
 
 def _own_source_count(session: Session, chat_id: int) -> int:
